@@ -1,0 +1,184 @@
+"""`spot.toml`, the successor of Spot's `/etc/spot.conf`: one file, every key optional.
+
+The file is chosen by ``--config`` or ``SPOT_CONFIG``; with neither, the embedded defaults describe a
+single machine: Spark ``local[*]``, the lake, landing folders and Dagster's home under ``./spot-home``.
+Unknown keys and bad values are errors that name the key, because a typo in a security tool's
+configuration must not silently fall back to a default.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+ENV_VAR = "SPOT_CONFIG"
+DataType = Literal["flow", "dns", "proxy"]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SparkConfig(_Section):
+    """Spark, with Spot's SPK_* sizing keys. ``sc://`` masters go through Spark Connect."""
+
+    master: str = "local[*]"
+    executors: int | None = Field(None, ge=1, description="SPK_EXEC")
+    executor_memory: str | None = Field(None, description="SPK_EXEC_MEM, e.g. 4g")
+    executor_cores: int | None = Field(None, ge=1, description="SPK_EXEC_CORES")
+    driver_memory: str = Field("2g", description="SPK_DRIVER_MEM")
+    driver_max_result_size: str | None = Field(None, description="SPK_DRIVER_MAX_RESULTS")
+    executor_memory_overhead: str | None = Field(None, description="SPK_EXEC_MEM_OVERHEAD")
+    driver_memory_overhead: str | None = Field(None, description="SPK_DRIVER_MEM_OVERHEAD")
+    broadcast_join_threshold: int = Field(10_485_760, description="SPK_AUTO_BRDCST_JOIN_THR")
+    shuffle_partitions: int = Field(8, ge=1)
+    conf: dict[str, str] = Field(default_factory=dict, description="any other spark.* setting")
+
+    @field_validator("master")
+    @classmethod
+    def _known_master(cls, v: str) -> str:
+        if not (re.fullmatch(r"local(\[(\d+|\*)(,\d+)?\])?", v) or v == "yarn"
+                or v.startswith(("spark://", "k8s://", "sc://"))):
+            raise ValueError("must be local[N], spark://, yarn, k8s:// or sc:// (Spark Connect)")
+        return v
+
+
+class IngestConfig(_Section):
+    types: list[DataType] = ["flow", "dns", "proxy"]
+    landing: str | None = Field(None, description="landing root; <landing>/<type>/ is watched; default <home>/landing")
+    start_date: dt.date = Field(dt.date(2023, 1, 1), description="first day partition")
+    settle_seconds: float = Field(5.0, ge=0, description="a landed file is complete once unchanged this long")
+    workers: int = Field(0, ge=0, description="decoder processes; 0 = one per core")
+    max_reject_rate: float = Field(0.05, ge=0, le=1, description="blocking check on <type>_events")
+    dns_engine: Literal["native", "tshark"] = "native"
+    tshark_chunk_packets: int = Field(500_000, ge=1000)
+    nfdump: str = "nfdump"
+    tshark: str = "tshark"
+    editcap: str = "editcap"
+
+
+class MLConfig(_Section):
+    """Spot's ml_ops.sh settings (spec §2.1, §3.1)."""
+
+    tol: float = Field(1.0, description="TOL: score threshold (spot.conf shipped 1e-6, which lists nothing on a small day; 1.0 lists the lowest max_results)")
+    max_results: int = Field(250, description="MAXRESULTS; -1 for all")
+    topic_count: int = Field(20, ge=2, description="TOPIC_COUNT")
+    iterations: int = Field(20, ge=1)
+    optimizer: Literal["online", "em"] = "online"
+    alpha: float | None = Field(None, gt=0, description="LDA_ALPHA (doc concentration); None = Spark's default")
+    beta: float | None = Field(None, gt=0, description="LDA_BETA (topic concentration)")
+    seed: int = 42
+    dupfactor: int = Field(1000, ge=1, description="DUPFACTOR: copies of each low-risk rating in training")
+    feedback_days: int = Field(7, ge=0, description="earlier days whose ratings of 3 feed a model")
+    precision: Literal[32, 64] = 64
+
+
+class DnsConfig(_Section):
+    user_domain: str = Field("", description="USER_DOMAIN: the organisation's own second-level label")
+
+
+class ProxyConfig(_Section):
+    safe_domain: str = Field("", description="the proxy word's own-domain class (Spot hard-coded 'intel')")
+
+
+class ContextConfig(_Section):
+    """Operational-analytics context files; a missing optional file leaves its columns empty."""
+
+    ip_ranges: str | None = None
+    network_context: str | None = None
+    iploc: str | None = None
+    mmdb: str | None = None
+    threat_intel: list[str] = []
+
+
+class StoreConfig(_Section):
+    url: str | None = Field(None, description="SQLAlchemy URL of the analyst store; default SQLite <home>/analyst.db")
+
+
+class SpotConfig(_Section):
+    home: str = Field("spot-home", description="root of everything Spot keeps on local disk")
+    lake: str | None = Field(None, description="lake root: a path, hdfs:// or s3a:// URI; default <home>/lake")
+    spark: SparkConfig = SparkConfig()
+    ingest: IngestConfig = IngestConfig()
+    ml: MLConfig = MLConfig()
+    dns: DnsConfig = DnsConfig()
+    proxy: ProxyConfig = ProxyConfig()
+    context: ContextConfig = ContextConfig()
+    store: StoreConfig = StoreConfig()
+
+    # ----- derived locations (one place for the layout of the home folder)
+
+    @property
+    def home_path(self) -> Path:
+        return Path(self.home).expanduser().resolve()
+
+    @property
+    def lake_root(self) -> str:
+        return self.lake or str(self.home_path / "lake")
+
+    @property
+    def landing_root(self) -> Path:
+        return Path(self.ingest.landing).expanduser().resolve() if self.ingest.landing else self.home_path / "landing"
+
+    @property
+    def store_url(self) -> str:
+        return self.store.url or f"sqlite:///{self.home_path / 'analyst.db'}"
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.home_path / "dagster"
+
+    def show(self) -> str:
+        """The configuration as JSON, with every location resolved to where it really is."""
+        data = self.model_dump(mode="json")
+        data["home"], data["lake"] = str(self.home_path), self.lake_root
+        data["store"]["url"] = self.store_url
+        data["ingest"]["landing"] = str(self.landing_root)
+        return json.dumps(data, indent=2)
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def _describe(error: ValidationError, source: str) -> str:
+    lines = [f"invalid configuration in {source}:"]
+    for e in error.errors():
+        key = ".".join(str(p) for p in e["loc"])
+        msg = "unknown key" if e["type"] == "extra_forbidden" else e["msg"]
+        lines.append(f"  {key}: {msg}")
+    return "\n".join(lines)
+
+
+def load_config(path: str | os.PathLike | None = None) -> SpotConfig:
+    """The effective configuration: ``path``, else ``$SPOT_CONFIG``, else the embedded defaults.
+
+    Relative paths inside a file are relative to that file's folder, so a config works from any cwd.
+    """
+    path = path or os.environ.get(ENV_VAR)
+    if not path:
+        return SpotConfig()
+    file = Path(path).expanduser()
+    try:
+        data = tomllib.loads(file.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"configuration file not found: {file}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{file}: {e}") from None
+    base = file.resolve().parent
+    for section, key in (("", "home"), ("", "lake"), ("ingest", "landing")):
+        table = data.get(section, {}) if section else data
+        value = table.get(key) if isinstance(table, dict) else None
+        if isinstance(value, str) and "://" not in value and not Path(value).expanduser().is_absolute():
+            table[key] = str(base / value)
+    try:
+        return SpotConfig.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(_describe(e, str(file))) from None

@@ -1,0 +1,226 @@
+"""The analyst store: what analysts decide (ratings, threats) and an append-only audit of every change.
+
+It is user data. No materialization, re-run or backfill writes to it (Spot wiped a day's analyst
+work on every OA re-run); only the dashboard and the `spot` commands acting for an analyst do, and
+every write is one transaction with its audit row. SQLite by default (WAL, so the dashboard reads
+while a run reads too; a busy timeout, so two writers wait instead of failing); PostgreSQL for teams
+through a SQLAlchemy URL. The schema is versioned and migrated forward on open.
+
+A rating is a selector, as Spot's scoring panel was: the exact values of some key columns of a
+type (unset = "all"), a severity (1 high, 2 medium, 3 low risk) and who said it. It applies to every
+event of its day that matches all of its values. The latest rating of a selector is its current one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from typing import Iterable
+
+import dagster as dg
+import sqlalchemy as sa
+
+# The key columns a rating can select on, per type: the columns of Spot's score mutations (spec §4.6).
+RATING_KEYS = {
+    "flow": ("sip", "dip", "sport", "dport"),
+    "dns": ("ip_dst", "dns_qry_name"),
+    "proxy": ("clientip", "fulluri"),
+}
+ALL_KEYS = tuple(dict.fromkeys(k for keys in RATING_KEYS.values() for k in keys))
+HIGH, MEDIUM, LOW = 1, 2, 3
+
+metadata = sa.MetaData()
+schema_version = sa.Table("schema_version", metadata, sa.Column("version", sa.Integer, nullable=False))
+ratings = sa.Table(
+    "ratings", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("data_type", sa.String(8), nullable=False),
+    sa.Column("day", sa.Date, nullable=False),
+    *[sa.Column(k, sa.Integer if k in ("sport", "dport") else sa.Text) for k in ALL_KEYS],
+    sa.Column("severity", sa.Integer, nullable=False),
+    sa.Column("analyst", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("severity IN (1, 2, 3)", name="severity_1_2_3"),
+    sa.CheckConstraint("data_type IN ('flow', 'dns', 'proxy')", name="known_type"),
+    sa.Index("ratings_by_day", "data_type", "day"),
+)
+threats = sa.Table(
+    "threats", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("data_type", sa.String(8), nullable=False),
+    sa.Column("day", sa.Date, nullable=False),
+    sa.Column("anchor", sa.Text, nullable=False),  # the IP, domain or URI the threat is about
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("analyst", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.UniqueConstraint("data_type", "day", "anchor", name="one_threat_per_anchor"),
+)
+audit = sa.Table(
+    "audit", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("analyst", sa.Text, nullable=False),
+    sa.Column("action", sa.Text, nullable=False),
+    sa.Column("subject", sa.Text, nullable=False),  # table:id
+    sa.Column("details", sa.Text, nullable=False),  # JSON: the new values, and the old ones on update
+)
+
+# Each migration takes the schema from version i to i + 1; never edit one that has shipped.
+MIGRATIONS = [
+    lambda conn: metadata.create_all(conn, tables=[ratings, threats, audit]),
+]
+
+
+@dataclass(frozen=True)
+class Rating:
+    data_type: str
+    day: dt.date
+    selector: dict  # key column -> exact value, only the columns the analyst chose
+    severity: int
+    analyst: str
+    created_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class Threat:
+    data_type: str
+    day: dt.date
+    anchor: str
+    title: str
+    description: str
+    analyst: str
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    # SQLite hands timestamps back naive; they were written in UTC.
+    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+
+
+def _engine(url: str) -> sa.Engine:
+    if not url.startswith("sqlite"):
+        return sa.create_engine(url, pool_pre_ping=True)
+    engine = sa.create_engine(url, connect_args={"timeout": 30})
+
+    @sa.event.listens_for(engine, "connect")
+    def _pragmas(dbapi_conn, _):
+        # Leave transactions to SQLAlchemy: pysqlite's own implicit BEGIN would defeat BEGIN IMMEDIATE.
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _begin(conn):
+        # Take the write lock at the start, so concurrent writers queue instead of deadlocking.
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+class AnalystStore:
+    def __init__(self, url: str):
+        self.url = url
+        self.engine = _engine(url)
+        self.migrate()
+
+    def migrate(self) -> int:
+        with self.engine.begin() as conn:
+            schema_version.create(conn, checkfirst=True)
+            current = conn.execute(sa.select(sa.func.max(schema_version.c.version))).scalar() or 0
+            for version in range(current, len(MIGRATIONS)):
+                MIGRATIONS[version](conn)
+                conn.execute(schema_version.insert().values(version=version + 1))
+        return len(MIGRATIONS)
+
+    # ----- writes (each one transaction with its audit row)
+
+    def _audit(self, conn, analyst: str, action: str, subject: str, details: dict) -> None:
+        conn.execute(audit.insert().values(at=_now(), analyst=analyst, action=action, subject=subject,
+                                           details=json.dumps(details, default=str, sort_keys=True)))
+
+    def rate(self, data_type: str, day: dt.date, selector: dict, severity: int, analyst: str) -> int:
+        unknown = set(selector) - set(RATING_KEYS[data_type])
+        if unknown:
+            raise ValueError(f"{data_type} ratings select on {', '.join(RATING_KEYS[data_type])}, not {', '.join(sorted(unknown))}")
+        chosen = {k: v for k, v in selector.items() if v is not None}
+        if not chosen:
+            raise ValueError("a rating needs at least one key value (Spot refused a score with no criterion)")
+        if severity not in (HIGH, MEDIUM, LOW):
+            raise ValueError(f"severity must be 1, 2 or 3, not {severity!r}")
+        values = dict(data_type=data_type, day=day, severity=severity, analyst=analyst, created_at=_now(), **chosen)
+        with self.engine.begin() as conn:
+            rating_id = conn.execute(ratings.insert().values(**values)).inserted_primary_key[0]
+            self._audit(conn, analyst, "rate", f"ratings:{rating_id}", values)
+        return rating_id
+
+    def save_threat(self, data_type: str, day: dt.date, anchor: str, title: str, description: str, analyst: str) -> int:
+        now = _now()
+        with self.engine.begin() as conn:
+            key = (threats.c.data_type == data_type) & (threats.c.day == day) & (threats.c.anchor == anchor)
+            old = conn.execute(sa.select(threats).where(key)).mappings().first()
+            if old is None:
+                values = dict(data_type=data_type, day=day, anchor=anchor, title=title, description=description,
+                              analyst=analyst, created_at=now, updated_at=now)
+                threat_id = conn.execute(threats.insert().values(**values)).inserted_primary_key[0]
+                self._audit(conn, analyst, "threat_create", f"threats:{threat_id}", values)
+            else:
+                threat_id = old["id"]
+                conn.execute(threats.update().where(threats.c.id == threat_id)
+                             .values(title=title, description=description, analyst=analyst, updated_at=now))
+                self._audit(conn, analyst, "threat_update", f"threats:{threat_id}",
+                            {"title": title, "description": description,
+                             "old": {"title": old["title"], "description": old["description"], "analyst": old["analyst"]}})
+        return threat_id
+
+    # ----- reads
+
+    def _rating(self, row) -> Rating:
+        selector = {k: row[k] for k in RATING_KEYS[row["data_type"]] if row[k] is not None}
+        return Rating(row["data_type"], row["day"], selector, row["severity"], row["analyst"], _utc(row["created_at"]))
+
+    def ratings(self, data_type: str, days: Iterable[dt.date]) -> list[Rating]:
+        """The current rating of every selector rated on these days (the latest per selector)."""
+        query = (sa.select(ratings).where(ratings.c.data_type == data_type, ratings.c.day.in_(list(days)))
+                 .order_by(ratings.c.id))
+        with self.engine.connect() as conn:
+            rows = [self._rating(r) for r in conn.execute(query).mappings()]
+        latest = {}
+        for r in rows:
+            latest[(r.day, tuple(sorted(r.selector.items())))] = r
+        return list(latest.values())
+
+    def low_risk(self, data_type: str, day: dt.date, window_days: int) -> list[Rating]:
+        """The feedback a model of ``day`` learns from: current ratings of 3 on that day and the
+        ``window_days`` before it (spec §3.6; ratings of 1 and 2 have no effect on the model)."""
+        days = [day - dt.timedelta(days=n) for n in range(window_days + 1)]
+        return [r for r in self.ratings(data_type, days) if r.severity == LOW]
+
+    def threats(self, data_type: str, day: dt.date) -> list[Threat]:
+        query = sa.select(threats).where(threats.c.data_type == data_type, threats.c.day == day).order_by(threats.c.id)
+        with self.engine.connect() as conn:
+            return [Threat(r["data_type"], r["day"], r["anchor"], r["title"], r["description"], r["analyst"],
+                           _utc(r["created_at"]), _utc(r["updated_at"])) for r in conn.execute(query).mappings()]
+
+    def audit_log(self) -> list[dict]:
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(sa.select(audit).order_by(audit.c.id)).mappings()]
+
+
+class AnalystStoreResource(dg.ConfigurableResource):
+    """The store for assets: they only ever read it (feedback, severities, threats)."""
+
+    url: str
+
+    def store(self) -> AnalystStore:
+        return AnalystStore(self.url)

@@ -1,0 +1,1 @@
+"""Spot on Dagster: the asset graph."""

@@ -1,0 +1,199 @@
+"""`spot`: the command line. Every command that computes goes through Dagster (see `runs`)."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import functools
+import os
+import sys
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from resources.config import ConfigError, SpotConfig, load_config
+from resources.decoders import ToolError
+from resources.lake import LakeResource
+from spot_assets import schemas
+from spot_assets.ingest import formats, manifest
+from spot_assets.ingest.landing import day_of, land
+from spot_assets.runs import materialize_day, prepare_dagster_home
+from spot_assets.simulation import cli as simulation_cli
+from spot_assets.simulation.sample import make_sample
+
+DEMO_DAY = dt.date(2024, 7, 8)
+
+INGEST_ASSETS = ("{t}_raw", "{t}_events", "{t}_rejects", "{t}_ingest_summary")
+# Tables `spot export` knows, by the name the user types, with their schemas.
+EXPORTABLE = {
+    "events": lambda t: schemas.EVENTS[t],
+    "rejects": lambda t: schemas.REJECTS,
+    "ingest_summary": lambda t: schemas.INGEST_SUMMARY,
+}
+# A spreadsheet executes a cell that starts with one of these: neutralise them in CSV exports.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def _report(result, day: dt.date) -> bool:
+    """Print what a run materialized, with its metadata; True when the run succeeded."""
+    print(f"{day}: run {result.run_id} {'succeeded' if result.success else 'FAILED'}")
+    for event in result.get_asset_materialization_events():
+        mat = event.materialization
+        shown = {k: v.value for k, v in mat.metadata.items() if k != "manifest"}
+        print(f"  {mat.asset_key.to_user_string():<24} {shown}")
+    for event in result.get_asset_check_evaluations():
+        status = "passed" if event.passed else "FAILED"
+        print(f"  check {event.asset_key.to_user_string()}:{event.check_name:<12} {status}")
+    for event in result.all_events:
+        if event.is_step_failure:
+            print(f"  step {event.step_key} failed: {event.step_failure_data.error.message.strip()}")
+    return result.success
+
+
+def cmd_config(cfg: SpotConfig, args) -> int:
+    print(cfg.show())
+    return 0
+
+
+def ingest_paths(cfg: SpotConfig, data_type: str, paths: list[Path], fmt: str | None = None) -> bool:
+    """Land files (copies: the originals stay where they are) and ingest the days they cover."""
+    if fmt:
+        formats.get(data_type, fmt)  # a bad name fails before anything is copied
+    lake = LakeResource(root=cfg.lake_root)
+    days = set()
+    for path in paths:
+        if not path.is_file():
+            raise ValueError(f"no such file: {path}")
+        entry = land(lake, data_type, path, day_of(path, cfg.ingest.nfdump), fmt=fmt, remove=False)
+        note = f" (duplicate of {entry.duplicate_of}, not ingested twice)" if entry.status == manifest.DUPLICATE else ""
+        print(f"landed {path} -> {data_type} {entry.day}{note}")
+        days.add(entry.day)
+    only = [name.format(t=data_type) for name in INGEST_ASSETS]
+    return all([_report(materialize_day(cfg, day, [data_type], only=only), day) for day in sorted(days)])
+
+
+def cmd_ingest(cfg: SpotConfig, args) -> int:
+    return 0 if ingest_paths(cfg, args.type, [Path(p) for p in args.paths], args.format) else 1
+
+
+def cmd_run(cfg: SpotConfig, args) -> int:
+    types = [args.type] if args.type else list(cfg.ingest.types)
+    return 0 if _report(materialize_day(cfg, args.date, types), args.date) else 1
+
+
+def _neutralise(table: pa.Table) -> pa.Table:
+    columns = []
+    for column in table.columns:
+        if pa.types.is_string(column.type):
+            risky = functools.reduce(pc.or_, (pc.starts_with(column, p) for p in _FORMULA_START))
+            column = pc.if_else(pc.fill_null(risky, False), pc.binary_join_element_wise("'", column, ""), column)
+        columns.append(column)
+    return pa.Table.from_arrays(columns, names=table.column_names)
+
+
+def cmd_export(cfg: SpotConfig, args) -> int:
+    lake = LakeResource(root=cfg.lake_root)
+    table = lake.read_day(f"{args.type}_{args.table}", args.date, EXPORTABLE[args.table](args.type))
+    out = Path(args.out)
+    if out.suffix == ".parquet":
+        pq.write_table(table, out)
+    elif out.suffix == ".csv":
+        pacsv.write_csv(_neutralise(table), out)
+    else:
+        print("spot export: --out must end in .csv or .parquet", file=sys.stderr)
+        return 2
+    print(f"wrote {table.num_rows} rows of {args.type}_{args.table} for {args.date} to {out}")
+    return 0
+
+
+def cmd_demo(cfg: SpotConfig, args) -> int:
+    """Sample captures made by the real tools, through the whole graph, then the Dagster UI."""
+    samples = cfg.home_path / "samples" / DEMO_DAY.isoformat()
+    if not samples.exists():
+        print(f"making sample captures for {DEMO_DAY} in {samples} (nfpcapd, pcap, ELFF)")
+        make_sample(samples, DEMO_DAY)
+    ok = True
+    for data_type in cfg.ingest.types:
+        ok &= ingest_paths(cfg, data_type, sorted((samples / data_type).iterdir()))
+    if not ok:
+        return 1
+    print(f"\nThe lake is at {cfg.lake_root}; runs are recorded in the Dagster instance at {cfg.dagster_home}.")
+    if args.no_ui:
+        print("Start the Dagster UI with: .venv/bin/spot ui   (then open http://127.0.0.1:3000)")
+        return 0
+    print(f"Starting the Dagster UI at http://{args.host}:{args.port} (lineage, runs, partitions, checks); Ctrl-C stops it.")
+    return cmd_ui(cfg, args)
+
+
+def cmd_ui(cfg: SpotConfig, args) -> int:
+    """Start the Dagster UI (webserver and daemon, so sensors run) on the persistent instance."""
+    prepare_dagster_home(cfg)
+    workspace = Path(__file__).resolve().parent.parent / "workspace.yaml"
+    dagster = Path(sys.executable).with_name("dagster")
+    os.execv(str(dagster), [str(dagster), "dev", "-w", str(workspace), "-h", args.host, "-p", str(args.port)])
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="spot", description="Spot on Dagster: network threat hunting.")
+    p.add_argument("--config", help="spot.toml (default: $SPOT_CONFIG, else the embedded defaults)")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    c = sub.add_parser("config", help="configuration")
+    c.add_argument("action", choices=["show"])
+    c.set_defaults(fn=cmd_config)
+
+    i = sub.add_parser("ingest", help="land capture files and ingest the days they cover")
+    i.add_argument("type", choices=schemas.TYPES)
+    i.add_argument("paths", nargs="+")
+    i.add_argument("--format", help="force an input format instead of detecting it")
+    i.set_defaults(fn=cmd_ingest)
+
+    r = sub.add_parser("run", help="materialize everything defined for one day")
+    r.add_argument("--date", type=_date, required=True)
+    r.add_argument("--type", choices=schemas.TYPES)
+    r.set_defaults(fn=cmd_run)
+
+    e = sub.add_parser("export", help="export one day of a table to CSV or Parquet")
+    e.add_argument("type", choices=schemas.TYPES)
+    e.add_argument("--date", type=_date, required=True)
+    e.add_argument("--table", choices=sorted(EXPORTABLE), required=True)
+    e.add_argument("--out", required=True)
+    e.set_defaults(fn=cmd_export)
+
+    simulation_cli.register(sub)
+
+    for name, fn, text in (("ui", cmd_ui, "start the Dagster UI on the persistent instance"),
+                           ("demo", cmd_demo, "sample captures through the whole graph, then the Dagster UI")):
+        u = sub.add_parser(name, help=text)
+        u.add_argument("--host", default="127.0.0.1")
+        u.add_argument("--port", type=int, default=3000)
+        if name == "demo":
+            u.add_argument("--no-ui", action="store_true", help="stop after the graph has run")
+        u.set_defaults(fn=fn)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        cfg = load_config(args.config)
+        if args.config:
+            os.environ["SPOT_CONFIG"] = str(Path(args.config).resolve())
+        return args.fn(cfg, args)
+    except (ConfigError, ToolError, ValueError) as e:
+        print(f"spot: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,54 @@
+"""The Dagster code location: the whole graph, built from the effective `spot.toml`."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from resources.config import SpotConfig, load_config
+from resources.decoders import DecoderResource
+from resources.lake import LakeResource
+from resources.landing import LandingResource
+from resources.spark import spark_resource
+from resources.store import AnalystStoreResource
+from spot_assets.ingest.assets import ingest_assets
+from spot_assets.ingest.sensors import landing_sensor
+from spot_assets.ml.assets import ANALYST_STORE, ml_assets
+from spot_assets.partitions import daily
+
+# User data, written only by analysts (dashboard, CLI): shown in the lineage, never materialized.
+ANALYST_STORE_SPEC = dg.AssetSpec(ANALYST_STORE, group_name="analyst", kinds={"sqlite"},
+                                  description="Ratings, threats and their audit log: what analysts decided.")
+
+
+def resources_for(cfg: SpotConfig) -> dict:
+    ingest = cfg.ingest
+    return {
+        "lake": LakeResource(root=cfg.lake_root),
+        "landing": LandingResource(root=str(cfg.landing_root), settle_seconds=ingest.settle_seconds),
+        "decoders": DecoderResource(nfdump=ingest.nfdump, tshark=ingest.tshark, editcap=ingest.editcap,
+                                    workers=ingest.workers, dns_engine=ingest.dns_engine,
+                                    tshark_chunk_packets=ingest.tshark_chunk_packets),
+        "spark": spark_resource(cfg.spark),
+        "store": AnalystStoreResource(url=cfg.store_url),
+    }
+
+
+def build_definitions(cfg: SpotConfig) -> dg.Definitions:
+    partitions = daily(cfg.ingest.start_date)
+    assets, jobs, sensors = [ANALYST_STORE_SPEC], [], []
+    for data_type in cfg.ingest.types:
+        ingest = ingest_assets(data_type, partitions, cfg.ingest.max_reject_rate)
+        job = dg.define_asset_job(f"{data_type}_ingest", selection=dg.AssetSelection.assets(*ingest),
+                                  partitions_def=partitions,
+                                  description=f"Landing, decoding and summary of {data_type} for one day.")
+        assets += ingest + ml_assets(data_type, partitions, cfg)
+        jobs.append(job)
+        sensors.append(landing_sensor(data_type, job, partitions))
+    # One process per run: the steps of a day share one SparkSession instead of one JVM each.
+    return dg.Definitions(assets=assets, jobs=jobs, sensors=sensors, resources=resources_for(cfg),
+                          executor=dg.in_process_executor)
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return build_definitions(load_config())

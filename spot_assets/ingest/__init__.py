@@ -1,0 +1,1 @@
+"""Ingest: landing, raw zone, decoding into the event tables."""

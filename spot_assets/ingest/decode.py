@@ -1,0 +1,107 @@
+"""Raw file → rows of the decoded table and of the rejects table, written where they belong.
+
+This runs in a decoder worker process, one raw file per call: it decodes the file, splits its rows by
+their own hour, replaces the file's part in each hour folder (so a second decode of the same file
+replaces its rows instead of adding to them), writes its rejects, and returns the updated manifest
+entry. A file that cannot be decoded at all moves to the quarantine zone with its reason.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import time
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from resources.lake import LakeResource
+from spot_assets import schemas
+from spot_assets.ingest import formats, manifest
+from spot_assets.ingest.formats import DecodeError, Tools
+from spot_assets.ingest.manifest import DECODED, QUARANTINED, ManifestEntry
+
+# Bump when a decoder's output changes: files decoded by an older version are decoded again.
+DECODER_VERSION = "1"
+
+
+def events_table(data_type: str) -> str:
+    return f"{data_type}_events"
+
+
+def rejects_table(data_type: str) -> str:
+    return f"{data_type}_rejects"
+
+
+def needs_decoding(entry: ManifestEntry) -> bool:
+    return entry.status != manifest.DUPLICATE and (entry.status != DECODED or entry.decoder != DECODER_VERSION)
+
+
+def _hour_key(hour: str) -> tuple[dt.date, int]:
+    day, hh = hour.split("T")
+    return dt.date.fromisoformat(day), int(hh)
+
+
+def _drop_previous(lake: LakeResource, entry: ManifestEntry) -> None:
+    for hour in entry.hours:
+        day, hh = _hour_key(hour)
+        lake.delete_part(events_table(entry.data_type), day, entry.file_id, hh)
+    lake.delete_part(rejects_table(entry.data_type), entry.day, entry.file_id)
+
+
+def _write_events(lake: LakeResource, entry: ManifestEntry, events: pa.Table) -> list[str]:
+    keys = pc.strftime(events["ts"], "%Y-%m-%dT%H")
+    hours = []
+    for hour in pc.unique(keys).to_pylist():
+        day, hh = _hour_key(hour)
+        lake.write_part(events_table(entry.data_type), day, entry.file_id, events.filter(pc.equal(keys, hour)), hh)
+        hours.append(hour)
+    return sorted(hours)
+
+
+def ingest_file(lake_root: str, entry: ManifestEntry, tools: Tools) -> ManifestEntry:
+    lake = LakeResource(root=lake_root)
+    entry = dataclasses.replace(entry)
+    started = time.perf_counter()
+    _drop_previous(lake, entry)
+    try:
+        with lake.local_copy(entry.path) as local:
+            decoded = formats.decode_file(entry.data_type, local, tools, entry.format)
+    except DecodeError as e:
+        reason = e.reason
+    except Exception as e:  # a decoder bug must quarantine this file, not fail the partition
+        reason = f"decoder failed: {type(e).__name__}: {e}"
+    else:
+        reason = None
+    entry.decode_seconds = round(time.perf_counter() - started, 3)
+    entry.decoder = DECODER_VERSION
+    if reason is not None:
+        target = f"{manifest.quarantine_dir(lake, entry.data_type, entry.day)}/{entry.path.rsplit('/', 1)[1]}"
+        if entry.path != target:
+            lake.move(entry.path, target)
+        entry.path, entry.status, entry.error = target, QUARANTINED, f"{entry.name}: {reason}"
+        entry.rows = entry.rejects = 0
+        entry.hours, entry.first_ts, entry.last_ts = [], None, None
+        manifest.save(lake, entry)
+        return entry
+
+    events = decoded.events
+    events = events.append_column("source_file", pa.array([entry.file_id] * events.num_rows, pa.string()))
+    events = events.select(schemas.EVENTS[entry.data_type].names).cast(schemas.EVENTS[entry.data_type])
+    entry.hours = _write_events(lake, entry, events) if events.num_rows else []
+    if decoded.rejects.num_rows:
+        n = decoded.rejects.num_rows
+        rejects = pa.table({
+            "source_file": pa.array([entry.file_id] * n, pa.string()),
+            "file_name": pa.array([entry.name] * n, pa.string()),
+            "record": decoded.rejects["record"], "raw": decoded.rejects["raw"], "reason": decoded.rejects["reason"],
+        }).cast(schemas.REJECTS)
+        lake.write_part(rejects_table(entry.data_type), entry.day, entry.file_id, rejects)
+    if events.num_rows:
+        bounds = pc.min_max(events["ts"])
+        entry.first_ts, entry.last_ts = (bounds["min"].as_py().isoformat(), bounds["max"].as_py().isoformat())
+    entry.rows, entry.rejects = events.num_rows, decoded.rejects.num_rows
+    entry.status, entry.error = DECODED, None
+    entry.decode_seconds = round(time.perf_counter() - started, 3)
+    manifest.save(lake, entry)
+    return entry

@@ -1,0 +1,81 @@
+"""The contract every input format implements: a file in, a table of events and a table of rejects out.
+
+A format never drops a row it could not read: it records it in the rejects with its record number,
+its raw text and the reason. A file that cannot be read at all raises `DecodeError`, which the
+ingest turns into a quarantine entry; that never stops the other files of the partition.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import pyarrow as pa
+
+REJECT_COLUMNS = pa.schema([("record", pa.int64()), ("raw", pa.string()), ("reason", pa.string())])
+
+
+class DecodeError(Exception):
+    """The whole file is unreadable (truncated, corrupt, not of its format)."""
+
+    def __init__(self, path: Path | str, reason: str):
+        super().__init__(f"{path}: {reason}")
+        self.path = str(path)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Tools:
+    """Where the native decoders are; picklable, so worker processes get it as is."""
+
+    nfdump: str = "nfdump"
+    tshark: str = "tshark"
+    editcap: str = "editcap"
+    # Packets per tshark process: tshark's memory grows with the packet count of its input.
+    tshark_chunk_packets: int = 500_000
+    # "native" (a streaming reader whose output equals tshark's, about twice as fast) or "tshark".
+    dns_engine: str = "native"
+
+
+@dataclass
+class Rejects:
+    """Collects the rows a format could not read, in file order."""
+
+    records: list[int] = field(default_factory=list)
+    raws: list[str] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
+
+    def add(self, record: int, raw: str | bytes | None, reason: str) -> None:
+        if isinstance(raw, bytes):
+            raw = raw.decode("utf-8", "backslashreplace")
+        self.records.append(record)
+        self.raws.append(raw)
+        self.reasons.append(reason)
+
+    def table(self) -> pa.Table:
+        return pa.Table.from_arrays(
+            [pa.array(self.records, pa.int64()), pa.array(self.raws, pa.string()), pa.array(self.reasons, pa.string())],
+            schema=REJECT_COLUMNS,
+        )
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+
+@dataclass
+class Decoded:
+    events: pa.Table  # schemas.DECODED[type]
+    rejects: pa.Table  # REJECT_COLUMNS
+
+
+@dataclass(frozen=True)
+class Format:
+    """One input format of one data type."""
+
+    name: str
+    data_type: str
+    description: str
+    # Cheap look at the file's name and first bytes: is it this format?
+    sniff: Callable[[Path, bytes], bool]
+    decode: Callable[[Path, Tools], Decoded]

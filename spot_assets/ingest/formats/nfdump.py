@@ -1,0 +1,431 @@
+"""Flow formats built on nfdump: nfcapd files, CSV that nfdump wrote elsewhere, pcaps of NetFlow exports.
+
+All three end in the same text reader (`_read_rows`): nfdump's output or a CSV file is parsed by
+pyarrow.csv as it streams, converted by pyarrow.compute, and any line that does not parse or convert
+goes to the rejects with its line number; the other lines are kept.
+
+Time rule: ``ts`` is the flow's **first-seen** time, and timecols derives Spot's ``treceived`` and its
+split from it. Spot's fork of nfdump printed the collector's receive time there, but that is the
+collector's clock: for a replayed capture, a converted file or a re-collected export it says when the
+copy was made, not when the traffic happened, so it is not used (nfdump's ``tr`` is ignored).
+
+Formats and their fill rules:
+
+* ``nfcapd``: binary nfcapd files (``nfcapd.YYYYMMDDhhmm``, or any file with nfcapd's magic; never
+  ``*.current*``, nfcapd's file in progress), decoded by ``nfdump -q -N -o fmt:...`` (a narrow fmt
+  is ~3.5x faster than ``-o csv``; ``-N`` prints plain numbers; ``-6``, for full IPv6 addresses, is
+  added when the file turns out to hold a long one, see `decode_nfcapd`).
+  Every Spot field is filled. ``ts`` from ``%tsr`` (ms; ``%ter`` is buggy in 1.7.1 and not needed).
+  ``proto``: ``-N`` makes nfdump print the protocol number; it is named with nfdump's own names for
+  the protocols in ``PROTOCOLS`` (TCP, UDP, ICMP, ...), any other number stays its decimal text.
+  ``dir``: nfdump 1.7.1 prints ``I``/``E`` for %dir; stored as Spot's INT 0 (ingress) / 1 (egress).
+  ``dport`` of ICMP flows: fmt prints ``type.code``; stored as type * 256 + code, as nfdump's csv
+  (and so Spot) has it.
+  ``record``: the flow's 1-based position in nfdump's output.
+  Errors: nfdump 1.7.1 exits 0 even when it cannot read the file (a truncated file: "appendix offset
+  error"; a foreign one: "bad magic"), printing "No matching flows" on stdout. So a non-zero exit **or
+  any stderr output** makes the whole file a `DecodeError` carrying nfdump's text; rows it printed
+  before the error are not kept (a file that fails part way is quarantined whole).
+* ``nfdump_csv``: CSV written by ``nfdump -o csv`` elsewhere, recognised by its header line: stock
+  nfdump 1.6/1.7 (48 fields, ``ts`` with second resolution in the writer's local time, read as UTC;
+  ``pr`` already a name) or Spot's fork (27 fields, spec §1.2). Spot's fork carries only ``tr``, so
+  for it ``ts`` = ``tr`` (the only time it has). The ``Summary`` block nfdump appends and its
+  "No matching flows" line are neither rows nor rejects; blank lines are skipped. ``record`` is the
+  physical line number (the header is line 1).
+* ``netflow_pcap``: a pcap/pcapng of NetFlow v5/v9/IPFIX export datagrams, replayed over loopback
+  into an ``nfcapd`` started for the file (nfcapd 1.7.1 has no pcap reader compiled in; see
+  `netflow_export`), whose files are then decoded as ``nfcapd``. Each exporter of the capture sends
+  from its own loopback address, mapped back to the exporter's address in ``rip``. A datagram lost
+  on loopback fails the file (`DecodeError`) instead of thinning it. ``record`` numbers the flows in
+  order across the produced files; an export datagram that cannot be replayed (an IP fragment, or
+  cut by the capture's snap length) is a reject whose ``record`` is its packet number.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO, Callable, Iterator
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pv
+
+from spot_assets import schemas
+from spot_assets.ingest.formats.base import Decoded, DecodeError, Format, Rejects, Tools
+from spot_assets.ingest.formats.netflow_export import collect_exports, is_export_capture
+from spot_assets.ingest.timecols import flow_columns
+
+# nfdump's field name -> Spot's column (spec §1.2). The three text layouts use these names.
+SPOT_COLUMNS = {
+    "td": "tdur", "sa": "sip", "da": "dip", "sp": "sport", "dp": "dport", "pr": "proto", "flg": "flag",
+    "fwd": "fwd", "stos": "stos", "ipkt": "ipkt", "ibyt": "ibyt", "opkt": "opkt", "obyt": "obyt",
+    "in": "input", "out": "output", "sas": "sas", "das": "das", "dtos": "dtos", "dir": "dir", "ra": "rip",
+}
+
+# The names nfdump itself prints for these protocol numbers (its protolist); others as decimal text.
+PROTOCOLS = {
+    1: "ICMP", 2: "IGMP", 4: "IPIP", 6: "TCP", 17: "UDP", 41: "IPv6", 47: "GRE", 50: "ESP", 51: "AH",
+    58: "ICMP6", 88: "EIGRP", 89: "OSPF", 103: "PIM", 112: "VRRP", 115: "L2TP", 132: "SCTP",
+}
+_PROTOCOL_NAMES = pa.array([PROTOCOLS.get(number, str(number)) for number in range(256)])
+_DIRECTIONS = pa.array(["I", "E"])  # %dir's letters, by Spot's value
+
+NFCAPD_MAGIC = 0xA50C  # nfcapd file header: magic, then layout version 1 (nfdump 1.6) or 2 (1.7)
+_BLOCK_BYTES = 1 << 20
+_PIPE_BYTES = 1 << 20
+
+
+def _epoch_ms(values: pa.Array) -> pa.Array:
+    """``%tsr``: epoch seconds with three decimals, to the exact millisecond."""
+    return pc.cast(pc.round(pc.multiply(values, 1000)), pa.int64()).cast(schemas.TS)
+
+
+def _protocol_name(values: pa.Array) -> pa.Array:
+    return pc.take(_PROTOCOL_NAMES, values)
+
+
+def _direction(values: pa.Array) -> pa.Array:
+    """``%dir``'s letter, I or E, as Spot's INT 0 or 1."""
+    numbers = pc.index_in(values, value_set=_DIRECTIONS)
+    if numbers.null_count != values.null_count:
+        raise pa.ArrowInvalid("direction is neither I nor E")
+    return numbers
+
+
+def _port(values: pa.Array) -> pa.Array:
+    """``%dp`` is ``type.code`` for ICMP, which nfdump's csv (and Spot) write as type * 256 + code."""
+    dotted = pc.match_substring(values, ".")
+    if not pc.any(dotted).as_py():
+        return values.cast(pa.int32())
+    parts = pc.split_pattern(pc.if_else(dotted, values, pc.binary_join_element_wise("0", values, ".")), ".", max_splits=1)
+    high, low = (pc.list_element(parts, i).cast(pa.int32()) for i in (0, 1))
+    return pc.add(pc.multiply(high, 256), low)
+
+
+@dataclass(frozen=True)
+class _Column:
+    """How one text column becomes a Spot column: pyarrow.csv's type while reading, then ``finish``."""
+
+    read: pa.DataType
+    finish: Callable[[pa.Array], pa.Array] | None = None  # raises ArrowInvalid for a bad value
+
+    def convert(self, values: pa.Array) -> pa.Array:
+        values = values.cast(self.read)
+        return self.finish(values) if self.finish else values
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """One text layout of flow rows: its columns (nfdump's names) and those that differ from Spot's."""
+
+    name: str
+    columns: tuple[str, ...]
+    time: str  # the column that holds the flow time; becomes ``ts``
+    special: dict[str, _Column] = field(default_factory=dict)
+    header: str | None = None  # the header line, when the layout has one
+    padded: bool = False  # nfdump's fmt pads values with spaces
+
+    @property
+    def kept(self) -> dict[str, _Column]:
+        """The columns Spot keeps, by nfdump name."""
+        spot = schemas.FLOW_EVENTS
+        return {c: self.special.get(c) or _Column(spot.field(SPOT_COLUMNS[c]).type)
+                for c in self.columns if c == self.time or c in SPOT_COLUMNS}
+
+    def read_types(self, typed: bool) -> dict[str, pa.DataType]:
+        if typed:
+            return {name: column.read for name, column in self.kept.items()}
+        return {name: pa.string() for name in self.columns}
+
+
+_FMT_FIELDS = ("tsr", "td", "sa", "da", "sp", "dp", "pr", "flg", "fwd", "stos", "ipkt", "ibyt", "opkt",
+               "obyt", "in", "out", "sas", "das", "dtos", "dir", "ra")
+NFDUMP_FMT = "fmt:" + ",".join(f"%{name}" for name in _FMT_FIELDS)
+FMT = _Layout("nfdump fmt output", _FMT_FIELDS, "tsr", {
+    "tsr": _Column(pa.float64(), _epoch_ms),
+    "dp": _Column(pa.string(), _port),
+    "pr": _Column(pa.uint8(), _protocol_name),
+    "dir": _Column(pa.string(), _direction),
+}, padded=True)
+
+_CSV_TIME = _Column(pa.timestamp("ms"), lambda values: values.cast(schemas.TS))
+_STOCK_HEADER = ("ts,te,td,sa,da,sp,dp,pr,flg,fwd,stos,ipkt,ibyt,opkt,obyt,in,out,sas,das,smk,dmk,dtos,dir,"
+                 "nh,nhb,svln,dvln,ismc,odmc,idmc,osmc,mpls1,mpls2,mpls3,mpls4,mpls5,mpls6,mpls7,mpls8,"
+                 "mpls9,mpls10,cl,sl,al,ra,eng,exid,tr")
+STOCK_CSV = _Layout("stock nfdump csv", tuple(_STOCK_HEADER.split(",")), "ts", {"ts": _CSV_TIME},
+                    header=_STOCK_HEADER)
+_SPOT27_HEADER = "tr,try,trm,trd,trh,trm,trs,td,sa,da,sp,dp,pr,flg,fwd,stos,ipkt,ibyt,opkt,obyt,in,out,sas,das,dtos,dir,ra"
+# The header names the month and the minute both `trm`; pyarrow needs distinct names.
+SPOT27_CSV = _Layout("Spot nfdump csv", ("tr", "try", "trmo", "trd", "trh", "trmi", "trs", *_SPOT27_HEADER.split(",")[7:]),
+                     "tr", {"tr": _CSV_TIME}, header=_SPOT27_HEADER)
+_CSV_LAYOUTS = (STOCK_CSV, SPOT27_CSV)
+
+# Lines nfdump prints after the rows: every line that does not parse from one of these on is trailer.
+_TRAILER_MARKS = frozenset({"Summary", "No matching flows"})
+
+
+# --- the shared text reader ----------------------------------------------------------------------
+
+class _Lines:
+    """pyarrow's handler for lines with the wrong field count: nfdump's trailer, else rejects."""
+
+    def __init__(self) -> None:
+        self.skipped: list[int] = []  # physical numbers of every line that is not a row
+        self.rejected: list[tuple[int, str, str]] = []
+        self._trailer = False
+
+    def __call__(self, row) -> str:
+        if row.number is None:  # pyarrow knows line numbers only when not parsing in threads
+            raise RuntimeError("pyarrow.csv did not report the line number of an invalid row")
+        self.skipped.append(row.number)
+        self._trailer = self._trailer or row.text in _TRAILER_MARKS
+        if not self._trailer:
+            self.rejected.append((row.number, row.text, f"expected {row.expected_columns} fields, found {row.actual_columns}"))
+        return "skip"
+
+
+def _read_rows(open_text: Callable[[], contextlib.AbstractContextManager[BinaryIO]], layout: _Layout,
+               path: Path, inspect: Callable[[pa.RecordBatch], None] | None = None) -> tuple[pa.Table, Rejects]:
+    """Spot rows with a ``record`` column, and the rejects, from the text ``open_text`` streams.
+
+    The first pass converts while reading (pyarrow.csv's types, then each column's ``finish``, batch by
+    batch). Only when some value does not convert is the text read again as strings, the failing
+    values found and their lines rejected. ``inspect`` sees every batch as read and may raise to
+    abandon the stream.
+    """
+    try:
+        return _read_pass(open_text, layout, True, inspect)
+    except pa.ArrowInvalid:
+        pass  # some value does not convert; the second pass finds it
+    try:
+        return _read_pass(open_text, layout, False, inspect)
+    except pa.ArrowInvalid as error:
+        raise DecodeError(path, f"not readable as {layout.name}: {error}") from None
+
+
+def _read_pass(open_text, layout: _Layout, typed: bool, inspect) -> tuple[pa.Table, Rejects]:
+    lines = _Lines()
+    types = layout.read_types(typed)
+    parts = []
+    with open_text() as stream:
+        reader = pv.open_csv(
+            stream,
+            read_options=pv.ReadOptions(column_names=list(layout.columns), skip_rows=int(layout.header is not None),
+                                        block_size=_BLOCK_BYTES, use_threads=False),
+            parse_options=pv.ParseOptions(quote_char=False, ignore_empty_lines=False, invalid_row_handler=lines),
+            convert_options=pv.ConvertOptions(column_types=types, include_columns=list(types), null_values=[""],
+                                              strings_can_be_null=True),
+        )
+        for batch in reader:
+            if inspect:
+                inspect(batch)
+            # Converting each batch as it arrives overlaps that work with nfdump's, which keeps writing.
+            parts.append(_to_spot(batch, layout) if typed else batch)
+        read_schema = reader.schema
+    first = 2 if layout.header is not None else 1
+    records = pa.array(np.delete(np.arange(first, first + sum(len(p) for p in parts) + len(lines.skipped)),
+                                 np.asarray(lines.skipped, dtype=np.int64) - first), pa.int64())
+    rejected = list(lines.rejected)
+    if typed:
+        table = pa.concat_tables(parts) if parts else _to_spot(read_schema.empty_table(), layout)
+        table = table.append_column("record", records)
+    else:
+        text = pa.Table.from_batches(parts, schema=read_schema).append_column("record", records)
+        table = _to_spot(_drop_unconvertible(text, layout, rejected), layout)
+    table = _drop_blank_and_timeless(table, rejected)
+    rejects = Rejects()
+    for record, raw, reason in sorted(rejected):
+        rejects.add(record, raw, reason)
+    return table, rejects
+
+
+def _drop_unconvertible(text: pa.Table, layout: _Layout, rejected: list) -> pa.Table:
+    """Reject the lines of a text-read table that hold a value its column cannot convert."""
+    bad: dict[int, str] = {}
+    for name, column in layout.kept.items():
+        values = _trimmed(text[name].combine_chunks(), layout)
+        for i in _unconvertible(values, column):
+            bad.setdefault(i, f"{name}: {values[i].as_py()!r} is not a valid value")
+    if not bad:
+        return text
+    raws, records = _raw_lines(text, layout), text["record"]
+    rejected.extend((records[i].as_py(), raws[i].as_py(), reason) for i, reason in bad.items())
+    keep = np.ones(text.num_rows, dtype=bool)
+    keep[list(bad)] = False
+    return text.filter(pa.array(keep))
+
+
+def _unconvertible(values: pa.Array, column: _Column) -> list[int]:
+    """Positions whose text does not convert, found by halving (a conversion fails for a whole array)."""
+    try:
+        column.convert(values)
+        return []
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        if len(values) == 1:
+            return [0]
+    half = len(values) // 2
+    return _unconvertible(values[:half], column) + [half + i for i in _unconvertible(values[half:], column)]
+
+
+def _raw_lines(table: pa.Table, layout: _Layout) -> pa.ChunkedArray:
+    """The original lines of a text-read table (nfdump never quotes, so joining the fields restores them)."""
+    fields = [pc.fill_null(table[c], "") for c in layout.columns]
+    return pc.binary_join_element_wise(*fields, ",")
+
+
+def _trimmed(values, layout: _Layout):
+    return pc.ascii_trim_whitespace(values) if layout.padded and pa.types.is_string(values.type) else values
+
+
+def _drop_blank_and_timeless(table: pa.Table, rejected: list) -> pa.Table:
+    """Blank lines read as all-null rows and are skipped; a row without its time is rejected."""
+    timeless = table["ts"].is_null()
+    if not pc.any(timeless).as_py():
+        return table
+    blank = timeless
+    for name in table.column_names:
+        if name != "record":
+            blank = pc.and_(blank, table[name].is_null())
+    for record in table.filter(pc.and_not(timeless, blank))["record"].to_pylist():
+        rejected.append((record, None, "missing flow time"))
+    return table.filter(pc.invert(timeless))
+
+
+def _to_spot(table: pa.Table | pa.RecordBatch, layout: _Layout) -> pa.Table:
+    """The layout's columns as Spot's: its time as ``ts`` (ms, UTC), the rest renamed and finished.
+
+    Spot's time columns are derived here too (timecols would otherwise do it after the whole file),
+    so that for nfcapd files the work happens while nfdump is still decoding.
+    """
+    columns = {}
+    for name, column in layout.kept.items():
+        values = _trimmed(table.column(name), layout)
+        if values.type != column.read:  # read as text (the second pass)
+            values = values.cast(column.read)
+        columns["ts" if name == layout.time else SPOT_COLUMNS[name]] = column.finish(values) if column.finish else values
+    columns.update(flow_columns(columns["ts"]))
+    if "record" in table.schema.names:
+        columns["record"] = table.column("record")
+    return pa.table(columns)
+
+
+# --- nfcapd --------------------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def _nfdump_output(path: Path, tools: Tools, full_ipv6: bool) -> Iterator[BinaryIO]:
+    """nfdump's fmt output for one file as a stream; nfdump's complaint becomes the file's `DecodeError`.
+
+    nfdump's stdout gets a 1 MB stdio buffer (coreutils' stdbuf) and a 1 MB pipe: with the default
+    4 KB writes, moving the text through the pipe cost more than nfdump's own decoding.
+    """
+    command = [tools.nfdump, "-r", str(path), "-q", "-N", *(["-6"] if full_ipv6 else []), "-o", NFDUMP_FMT]
+    stdbuf = shutil.which("stdbuf")
+    if stdbuf:
+        command = [stdbuf, f"-o{_PIPE_BYTES}", *command]
+    read_end, write_end = os.pipe()
+    with contextlib.suppress(OSError):  # a smaller pipe only costs speed
+        fcntl.fcntl(write_end, getattr(fcntl, "F_SETPIPE_SZ", 1031), _PIPE_BYTES)
+    with tempfile.TemporaryFile() as errors:
+        try:
+            process = subprocess.Popen(command, stdout=write_end, stderr=errors, stdin=subprocess.DEVNULL)
+        finally:
+            os.close(write_end)
+        with open(read_end, "rb", buffering=0) as stream:
+            try:
+                yield stream
+            except BaseException:
+                process.kill()
+                process.wait()
+                raise
+        code = process.wait()
+        errors.seek(0)
+        message = errors.read().decode("utf-8", "replace").strip()
+    if code != 0 or message:
+        raise DecodeError(path, f"nfdump failed (exit {code}): {message or 'no message'}")
+
+
+class _CondensedIPv6(Exception):
+    """nfdump shortened an IPv6 address (``2001:db..34:5678``): the file needs ``-6``."""
+
+
+def _no_condensed_ipv6(batch: pa.RecordBatch) -> None:
+    for name in ("sa", "da", "ra"):
+        if pc.any(pc.match_substring(batch.column(name), "..")).as_py():
+            raise _CondensedIPv6
+
+
+def decode_nfcapd(path: Path, tools: Tools) -> Decoded:
+    """Without ``-6`` nfdump pads every address to 16 characters instead of 39 (a quarter less text to
+    move and parse); the first shortened IPv6 address restarts the file with ``-6``."""
+    try:
+        table, rejects = _read_rows(lambda: _nfdump_output(path, tools, False), FMT, path, _no_condensed_ipv6)
+    except _CondensedIPv6:
+        table, rejects = _read_rows(lambda: _nfdump_output(path, tools, True), FMT, path)
+    return Decoded(table, rejects.table())
+
+
+def sniff_nfcapd(path: Path, head: bytes) -> bool:
+    if ".current" in path.name:
+        return False
+    if len(head) >= 4 and int.from_bytes(head[:2], "little") == NFCAPD_MAGIC and int.from_bytes(head[2:4], "little") in (1, 2):
+        return True
+    # A file named like nfcapd's output is claimed even when damaged, so nfdump says what is wrong.
+    return path.name.startswith("nfcapd.") and _csv_layout(head) is None
+
+
+# --- CSV decoded elsewhere -----------------------------------------------------------------------
+
+def _csv_layout(head: bytes) -> _Layout | None:
+    first = head.split(b"\n", 1)[0].rstrip(b"\r").decode("ascii", "replace")
+    return next((layout for layout in _CSV_LAYOUTS if layout.header == first), None)
+
+
+def decode_nfdump_csv(path: Path, tools: Tools) -> Decoded:
+    with open(path, "rb") as f:
+        layout = _csv_layout(f.read(len(_STOCK_HEADER) + 2))
+    if layout is None:
+        raise DecodeError(path, "first line is neither stock nfdump's nor Spot's csv header")
+    table, rejects = _read_rows(lambda: open(path, "rb"), layout, path)
+    return Decoded(table, rejects.table())
+
+
+# --- pcaps of NetFlow exports ---------------------------------------------------------------------
+
+def decode_netflow_pcap(path: Path, tools: Tools) -> Decoded:
+    rejects = Rejects()
+    parts, part_rejects, offset = [], [], 0
+    with tempfile.TemporaryDirectory(prefix="spot-nfcapd-") as folder:
+        files, origin = collect_exports(path, tools, folder, rejects)
+        for produced in files:
+            try:
+                part = decode_nfcapd(produced, tools)
+            except DecodeError as error:
+                raise DecodeError(path, f"the collected {produced.name}: {error.reason}") from None
+            parts.append(part.events.set_column(part.events.schema.get_field_index("record"), "record",
+                                                pc.add(part.events["record"], offset)))
+            part_rejects.append(part.rejects.set_column(0, "record", pc.add(part.rejects["record"], offset)))
+            offset += part.events.num_rows + part.rejects.num_rows
+    if not parts:
+        return Decoded(schemas.DECODED["flow"].empty_table(), rejects.table())
+    events = pa.concat_tables(parts)
+    loopback, exporters = pa.array(list(origin), pa.string()), pa.array(list(origin.values()), pa.string())
+    rip = pc.coalesce(pc.take(exporters, pc.index_in(events["rip"], value_set=loopback)), events["rip"])
+    events = events.set_column(events.schema.get_field_index("rip"), "rip", rip)
+    return Decoded(events, pa.concat_tables([rejects.table(), *part_rejects]))
+
+
+FORMATS = [
+    Format("nfdump_csv", "flow", "CSV written by nfdump -o csv (stock 1.6/1.7 or Spot's 27-field fork)",
+           lambda path, head: _csv_layout(head) is not None, decode_nfdump_csv),
+    Format("nfcapd", "flow", "binary nfcapd files, decoded with nfdump", sniff_nfcapd, decode_nfcapd),
+    Format("netflow_pcap", "flow", "pcap of NetFlow v5/v9/IPFIX export datagrams, collected with nfcapd",
+           lambda path, head: is_export_capture(head), decode_netflow_pcap),
+]

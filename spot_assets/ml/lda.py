@@ -1,0 +1,83 @@
+"""Fitting the day's topic model with Spark ML's LDA on the (ip, word, count) corpus (spec §3.5).
+
+Each IP is a document; its words and counts become a sparse vector over the day's vocabulary. The
+vocabulary and the documents are sorted, so the same corpus and seed give the same model. φ is
+Spark's topics matrix with every topic column normalised to sum to 1; θ is the model's topic
+distribution of each training document (for EM, the same inference the online model uses).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from pyspark.ml.clustering import LDA
+from pyspark.ml.functions import vector_to_array
+from pyspark.ml.linalg import Vectors, VectorUDT
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.types import StringType, StructField, StructType
+
+from resources.config import MLConfig
+from spot_assets.ml.model import TopicModel
+
+# Spot's classic setting (ml_ops.sh with spot.conf filled in): EM needs alpha and beta above 1.
+CLASSIC = {"optimizer": "em", "alpha": 1.02, "beta": 1.001, "iterations": 20}
+
+
+@dataclass
+class FitStats:
+    documents: int
+    vocabulary: int
+    tokens: int
+    log_likelihood: float
+    log_perplexity: float
+
+
+def _documents(spark: SparkSession, corpus: DataFrame, vocabulary: list[str]) -> DataFrame:
+    index = spark.createDataFrame([(w, i) for i, w in enumerate(vocabulary)], "word string, idx int")
+    terms = (corpus.join(index, "word")
+             .groupBy("ip").agg(F.sort_array(F.collect_list(F.struct("idx", "count"))).alias("terms"))
+             .orderBy("ip"))
+    size = len(vocabulary)
+    vectors = terms.rdd.map(lambda r: (r.ip, Vectors.sparse(size, [t.idx for t in r.terms],
+                                                            [float(t["count"]) for t in r.terms])))
+    schema = StructType([StructField("ip", StringType(), False), StructField("features", VectorUDT(), False)])
+    return spark.createDataFrame(vectors, schema)
+
+
+def fit(spark: SparkSession, corpus: DataFrame, params: MLConfig) -> tuple[TopicModel, FitStats]:
+    """Fit LDA on ``corpus`` (ip, word, count), with k, iterations, optimizer, α, β and seed from ``params``."""
+    corpus = corpus.where(F.col("count") > 0).cache()
+    vocabulary = [r.word for r in corpus.select("word").distinct().orderBy("word").collect()]
+    if not vocabulary:
+        raise ValueError("the corpus is empty: there is no valid event to learn from")
+    docs = _documents(spark, corpus, vocabulary).cache()
+    lda = LDA(k=params.topic_count, maxIter=params.iterations, optimizer=params.optimizer, seed=params.seed,
+              featuresCol="features", topicDistributionCol="theta")
+    if params.alpha is not None:
+        lda.setDocConcentration([float(params.alpha)] * params.topic_count)
+    if params.beta is not None:
+        lda.setTopicConcentration(float(params.beta))
+    fitted = lda.fit(docs)
+
+    phi = fitted.topicsMatrix().toArray()
+    phi = phi / np.where(phi.sum(axis=0) > 0, phi.sum(axis=0), 1.0)
+    theta_table = fitted.transform(docs).select("ip", vector_to_array("theta").alias("theta")).toArrow()
+    theta = np.asarray(theta_table["theta"].to_pylist(), dtype=np.float64).reshape(-1, params.topic_count)
+    stats = FitStats(
+        documents=theta.shape[0],
+        vocabulary=len(vocabulary),
+        tokens=int(corpus.agg(F.sum("count")).first()[0]),
+        log_likelihood=float(fitted.logLikelihood(docs)),
+        log_perplexity=float(fitted.logPerplexity(docs)),
+    )
+    docs.unpersist()
+    corpus.unpersist()
+    model = TopicModel(theta_table["ip"].to_numpy(zero_copy_only=False), theta, vocabulary, phi)
+    return model, stats
+
+
+def finite(stats: FitStats) -> bool:
+    return math.isfinite(stats.log_likelihood) and math.isfinite(stats.log_perplexity)

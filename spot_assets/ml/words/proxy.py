@@ -1,0 +1,106 @@
+"""Proxy words (``ProxyWordCreation.scala``, spec §3.4): one word per request, for the document of
+``clientip``.
+
+``topDomain(host) _ hour(p_time) _ reqmethod _ B(entropy(fulluri)) _ content type before the first
+'/' _ L(uaCount) _ L(len(fulluri)) _ respcode``, ``L = floor(log2)``, ``B`` the entropy-cut index.
+
+Choices where the documentation and the code disagree (§9), all following the code: eight fields
+(the URI length included); the user-agent bin is ``floor(log2 count)``; the own-domain class (2)
+is the configurable ``safe_domain`` (``SpotConfig().proxy.safe_domain``) where Spot hard-coded
+``intel``, and an empty ``safe_domain`` means no class 2 (Spot's DNS rule for its user domain;
+an empty string would otherwise match hosts such as ``.com``).
+
+``uaCount`` is how many valid rows of the data set being worded have the same user agent, so it is
+a day-level aggregate: ``proxy_words(day)`` counts over the table it is given, and
+``proxy_words(batch, ua_counts)`` takes counts made over the whole set (``count_user_agents(day)``,
+or a Spark ``groupBy``). Spot counted over the training set (day + feedback copies) when training and
+over the day when scoring; pass the counts that match the set being worded. A user agent missing
+from the counts makes the word ``word_error`` (Spot's map lookup threw).
+
+Valid rows (``filterRecords``): p_date, p_time, clientip, host and fulluri not null. Then a null
+useragent or resconttype becomes ``-``. Other rules as the code has them: a content type of only
+slashes is ``unknown_content_type`` (Java's split leaves nothing); a null respcode is
+``unknown_response_code``; a null reqmethod is printed ``null``; an hour (``p_time`` up to its
+first ``:``) that is not an integer makes the word ``word_error``.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from spot_assets.ml.words import common
+from spot_assets.ml.words.domains import domain_class, load_top_sites, split_domains
+
+WORD_COLUMNS = ("word",)
+DOCUMENTS = (("clientip", "word"),)
+REQUIRED = ("p_date", "p_time", "clientip", "host", "fulluri")
+NO_VALUE = "-"  # Spot's fill for a null useragent or resconttype
+
+MODEL_COLUMNS = {
+    "p_date": pa.string(), "p_time": pa.string(), "clientip": pa.string(), "host": pa.string(),
+    "reqmethod": pa.string(), "useragent": pa.string(), "resconttype": pa.string(),
+    "respcode": pa.string(), "fulluri": pa.string(),
+}
+COUNTS = pa.schema([("useragent", pa.string()), ("ua_count", pa.int64())])
+
+
+def proxy_valid(c: dict[str, pa.Array]) -> pa.Array:
+    return common.all_of([pc.is_valid(c[name]) for name in REQUIRED])
+
+
+def count_user_agents(data: pa.Table | pd.DataFrame) -> pa.Table:
+    """(useragent, ua_count) over the valid rows, a null user agent counted as ``-``."""
+    table = common.to_table(data)
+    c = common.columns(table, MODEL_COLUMNS)
+    agents = pc.filter(pc.fill_null(c["useragent"], NO_VALUE), proxy_valid(c))
+    counts = pa.table({"useragent": agents}).group_by("useragent").aggregate([("useragent", "count")])
+    return pa.table([counts["useragent"], counts["useragent_count"]], schema=COUNTS)
+
+
+def _content_type(values: pa.Array) -> pa.Array:
+    values = pc.fill_null(values, NO_VALUE)
+    only_slashes = pc.match_substring_regex(values, r"^/+$")
+    head = pc.struct_field(pc.extract_regex(values, r"^(?P<head>[^/]*)"), "head")
+    return pc.if_else(only_slashes, "unknown_content_type", head)
+
+
+def proxy_word_columns(
+    c: dict[str, pa.Array], ua_count: pa.Array, safe_domain: str, top_sites: frozenset[str]
+) -> dict[str, pa.Array]:
+    """Words given each row's user-agent count (null where the agent is not in the counts)."""
+    uri_length, uri_entropy = common.length_and_entropy(c["fulluri"])
+    hour = common.leading_int(c["p_time"], r"^(?P<value>[^:]*)")
+    word = common.join_words(
+        common.text(domain_class(split_domains(c["host"])["domain"], safe_domain, top_sites)),
+        common.text(hour),
+        pc.fill_null(c["reqmethod"], "null"),
+        common.text(common.entropy_bin(uri_entropy)),
+        _content_type(c["resconttype"]),
+        common.text(common.log2_floor(pc.fill_null(ua_count, 0).to_numpy(zero_copy_only=False))),
+        common.text(common.log2_floor(uri_length)),
+        pc.fill_null(c["respcode"], "unknown_response_code"),
+    )
+    return {"word": common.finish(word, proxy_valid(c), pc.or_kleene(pc.is_null(hour), pc.is_null(ua_count)))}
+
+
+def proxy_words(
+    data: pa.Table | pd.DataFrame,
+    ua_counts: pa.Table | pd.DataFrame | None = None,
+    *,
+    safe_domain: str = "",
+    top_sites: frozenset[str] | None = None,
+) -> pa.Table | pd.DataFrame:
+    """The events with ``word`` (for ``clientip``'s document) appended; null for invalid rows.
+
+    ``ua_counts`` is (useragent, ua_count) over the whole data set; None counts over ``data``.
+    """
+    table = common.to_table(data)
+    counts = count_user_agents(table) if ua_counts is None else common.to_table(ua_counts)
+    c = common.columns(table, MODEL_COLUMNS)
+    agents = pc.fill_null(c["useragent"], NO_VALUE)
+    at = pc.index_in(agents, value_set=pc.cast(counts["useragent"], pa.string()).combine_chunks())
+    ua_count = pc.take(pc.cast(counts["ua_count"], pa.int64()).combine_chunks(), at)
+    sites = load_top_sites() if top_sites is None else frozenset(top_sites)
+    return common.like(data, common.with_words(table, proxy_word_columns(c, ua_count, safe_domain, sites)))

@@ -1,0 +1,43 @@
+"""Running the graph from the command line: every run goes through Dagster on a persistent instance
+under ``<home>/dagster``, so it shows in the Dagster UI beside the runs started there."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+
+import dagster as dg
+
+from resources.config import SpotConfig
+from spot_assets.definitions import build_definitions
+
+_INSTANCE_YAML = """\
+telemetry:
+  enabled: false
+"""
+
+
+def prepare_dagster_home(cfg: SpotConfig) -> Path:
+    """Point DAGSTER_HOME at the persistent instance, creating it on first use."""
+    home = cfg.dagster_home
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text(_INSTANCE_YAML)
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home
+
+
+def materialize_day(cfg: SpotConfig, day: dt.date, data_types: list[str],
+                    only: list[str] | None = None) -> dg.ExecuteInProcessResult:
+    """Materialize every asset of ``data_types`` for one day (or of the given asset names only)."""
+    prepare_dagster_home(cfg)
+    defs = build_definitions(cfg)
+    job = defs.resolve_implicit_global_asset_job_def()
+    keys = [key for key in defs.resolve_asset_graph().get_all_asset_keys()
+            if defs.resolve_assets_def(key).group_names_by_key[key] in data_types
+            and (only is None or key.to_user_string() in only)]
+    with dg.DagsterInstance.get() as instance:
+        return job.execute_in_process(partition_key=day.isoformat(), asset_selection=keys, instance=instance,
+                                      raise_on_error=False, tags={"spot/launched_by": "cli"})

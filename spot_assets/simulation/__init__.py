@@ -1,0 +1,1 @@
+"""Generators of realistic, labeled network traffic."""

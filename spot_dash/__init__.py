@@ -1,0 +1,1 @@
+"""The Dash analyst dashboard (suspicious connects, threat investigation, storyboard, ingest summary)."""
