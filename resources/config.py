@@ -72,6 +72,9 @@ class MLConfig(_Section):
     topic_count: int = Field(20, ge=2, description="TOPIC_COUNT")
     iterations: int = Field(20, ge=1)
     optimizer: Literal["online", "em"] = "online"
+    subsampling_rate: float = Field(0.05, gt=0, le=1, description="online: share of documents per iteration "
+                                    "(at least min_batch_documents of them)")
+    min_batch_documents: int = Field(256, ge=1)
     alpha: float | None = Field(None, gt=0, description="LDA_ALPHA (doc concentration); None = Spark's default")
     beta: float | None = Field(None, gt=0, description="LDA_BETA (topic concentration)")
     seed: int = 42

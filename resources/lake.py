@@ -185,11 +185,14 @@ class LakeResource(dg.ConfigurableResource):
                 files.extend(e for e in self.listdir(entry) if e.endswith(".parquet"))
         return files
 
-    def read_day(self, table: str, day: dt.date, schema: pa.Schema, columns: list[str] | None = None,
+    def read_day(self, table: str, day: dt.date, schema: pa.Schema | None = None, columns: list[str] | None = None,
                  filter: ds.Expression | None = None) -> pa.Table:
-        """One day of a table as Arrow, with filter push-down; an absent day reads as zero rows."""
+        """One day of a table as Arrow, with filter push-down. An absent day reads as zero rows of
+        ``schema``; without a schema (tables Spark writes) it raises FileNotFoundError instead."""
         files = self.day_files(table, day)
         if not files:
+            if schema is None:
+                raise FileNotFoundError(f"{table} has no data for {day}")
             empty = schema.empty_table()
             return empty.select(columns) if columns else empty
         dataset = ds.dataset(files, schema=schema, filesystem=self.fs, format="parquet")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import functools
+import json
 import os
 import sys
 from pathlib import Path
@@ -20,6 +21,7 @@ from resources.lake import LakeResource
 from spot_assets import schemas
 from spot_assets.ingest import formats, manifest
 from spot_assets.ingest.landing import day_of, land
+from spot_assets.ml.evaluate import evaluate
 from spot_assets.runs import materialize_day, prepare_dagster_home
 from spot_assets.simulation import cli as simulation_cli
 from spot_assets.simulation.sample import make_sample
@@ -32,6 +34,10 @@ EXPORTABLE = {
     "events": lambda t: schemas.EVENTS[t],
     "rejects": lambda t: schemas.REJECTS,
     "ingest_summary": lambda t: schemas.INGEST_SUMMARY,
+    # Written by Spark: their schema is what the files say.
+    "words": lambda t: None,
+    "scores": lambda t: None,
+    "suspicious": lambda t: None,
 }
 # A spreadsheet executes a cell that starts with one of these: neutralise them in CSV exports.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -65,8 +71,8 @@ def cmd_config(cfg: SpotConfig, args) -> int:
     return 0
 
 
-def ingest_paths(cfg: SpotConfig, data_type: str, paths: list[Path], fmt: str | None = None) -> bool:
-    """Land files (copies: the originals stay where they are) and ingest the days they cover."""
+def land_paths(cfg: SpotConfig, data_type: str, paths: list[Path], fmt: str | None = None) -> set[dt.date]:
+    """Land files (copies: the originals stay where they are); the days they belong to."""
     if fmt:
         formats.get(data_type, fmt)  # a bad name fails before anything is copied
     lake = LakeResource(root=cfg.lake_root)
@@ -78,12 +84,14 @@ def ingest_paths(cfg: SpotConfig, data_type: str, paths: list[Path], fmt: str | 
         note = f" (duplicate of {entry.duplicate_of}, not ingested twice)" if entry.status == manifest.DUPLICATE else ""
         print(f"landed {path} -> {data_type} {entry.day}{note}")
         days.add(entry.day)
-    only = [name.format(t=data_type) for name in INGEST_ASSETS]
-    return all([_report(materialize_day(cfg, day, [data_type], only=only), day) for day in sorted(days)])
+    return days
 
 
 def cmd_ingest(cfg: SpotConfig, args) -> int:
-    return 0 if ingest_paths(cfg, args.type, [Path(p) for p in args.paths], args.format) else 1
+    days = land_paths(cfg, args.type, [Path(p) for p in args.paths], args.format)
+    only = [name.format(t=args.type) for name in INGEST_ASSETS]
+    results = [_report(materialize_day(cfg, day, [args.type], only=only), day) for day in sorted(days)]
+    return 0 if all(results) else 1
 
 
 def cmd_run(cfg: SpotConfig, args) -> int:
@@ -122,10 +130,10 @@ def cmd_demo(cfg: SpotConfig, args) -> int:
     if not samples.exists():
         print(f"making sample captures for {DEMO_DAY} in {samples} (nfpcapd, pcap, ELFF)")
         make_sample(samples, DEMO_DAY)
-    ok = True
     for data_type in cfg.ingest.types:
-        ok &= ingest_paths(cfg, data_type, sorted((samples / data_type).iterdir()))
-    if not ok:
+        land_paths(cfg, data_type, sorted((samples / data_type).iterdir()))
+    print(f"running the whole graph for {DEMO_DAY} (ingest, words, topic models, scores)")
+    if not _report(materialize_day(cfg, DEMO_DAY, list(cfg.ingest.types)), DEMO_DAY):
         return 1
     print(f"\nThe lake is at {cfg.lake_root}; runs are recorded in the Dagster instance at {cfg.dagster_home}.")
     if args.no_ui:
@@ -133,6 +141,21 @@ def cmd_demo(cfg: SpotConfig, args) -> int:
         return 0
     print(f"Starting the Dagster UI at http://{args.host}:{args.port} (lineage, runs, partitions, checks); Ctrl-C stops it.")
     return cmd_ui(cfg, args)
+
+
+def cmd_evaluate(cfg: SpotConfig, args) -> int:
+    report = evaluate(LakeResource(root=cfg.lake_root), args.type, args.date, pq.read_table(args.labels))
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    print(f"{args.type} {args.date}: {report['scored_events']} scored events, {report['positives']} labeled attacks "
+          f"among the {report['events']} joined on {', '.join(report['joined_on'])}")
+    print(f"  unmatched: {report['scored_without_label']} scored events without a label, "
+          f"{report['labels_without_score']} labels without a scored event")
+    for key in ("roc_auc", "average_precision", "precision_at_10", "precision_at_50", "precision_at_100",
+                "precision_at_250", "recall_at_250"):
+        print(f"  {key:<18} {report[key]:.4f}")
+    return 0
 
 
 def cmd_ui(cfg: SpotConfig, args) -> int:
@@ -170,6 +193,13 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--out", required=True)
     e.set_defaults(fn=cmd_export)
 
+    v = sub.add_parser("evaluate", help="rank quality of a day's scores against labeled events")
+    v.add_argument("type", choices=schemas.TYPES)
+    v.add_argument("--date", type=_date, required=True)
+    v.add_argument("--labels", required=True, help="Parquet labels (e.g. from spot simulate)")
+    v.add_argument("--json", action="store_true", help="print the report as JSON")
+    v.set_defaults(fn=cmd_evaluate)
+
     simulation_cli.register(sub)
 
     for name, fn, text in (("ui", cmd_ui, "start the Dagster UI on the persistent instance"),
@@ -190,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.config:
             os.environ["SPOT_CONFIG"] = str(Path(args.config).resolve())
         return args.fn(cfg, args)
-    except (ConfigError, ToolError, ValueError) as e:
+    except (ConfigError, ToolError, ValueError, FileNotFoundError) as e:
         print(f"spot: {e}", file=sys.stderr)
         return 2
 

@@ -2,8 +2,11 @@
 
 Each IP is a document; its words and counts become a sparse vector over the day's vocabulary. The
 vocabulary and the documents are sorted, so the same corpus and seed give the same model. φ is
-Spark's topics matrix with every topic column normalised to sum to 1; θ is the model's topic
-distribution of each training document (for EM, the same inference the online model uses).
+Spark's topics matrix with every topic column normalised to sum to 1. θ is, as in Spot, the topic
+distribution EM estimated for each training document, and for the online optimizer the model's
+inference on the same documents. Spark ML keeps EM's estimates inside the distributed model and
+exposes only its inference; we read them from the JVM model (a Spark-internal accessor; where it
+is absent, as over Spark Connect, EM falls back to inference and the run log says so).
 """
 
 from __future__ import annotations
@@ -12,15 +15,20 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
+from dagster import get_dagster_logger
 from pyspark.ml.clustering import LDA
 from pyspark.ml.functions import vector_to_array
 from pyspark.ml.linalg import Vectors, VectorUDT
+from pyspark.mllib.common import _java2py
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
 from resources.config import MLConfig
 from spot_assets.ml.model import TopicModel
+
+log = get_dagster_logger()
 
 # Spot's classic setting (ml_ops.sh with spot.conf filled in): EM needs alpha and beta above 1.
 CLASSIC = {"optimizer": "em", "alpha": 1.02, "beta": 1.001, "iterations": 20}
@@ -47,6 +55,23 @@ def _documents(spark: SparkSession, corpus: DataFrame, vocabulary: list[str]) ->
     return spark.createDataFrame(vectors, schema)
 
 
+def _em_theta(spark: SparkSession, fitted, docs: DataFrame) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """EM's own topic distributions of the training documents, by IP (None where not reachable)."""
+    try:
+        old = getattr(fitted._java_obj, "org$apache$spark$ml$clustering$DistributedLDAModel$$oldDistributedModel")()
+        pairs = old.javaTopicDistributions()
+        ids = np.asarray(list(pairs.keys().collect()), dtype=np.int64)
+        vectors = _java2py(spark.sparkContext, pairs.values()).collect()
+    except Exception as e:  # Spark Connect or another Spark: no JVM model to read
+        log.warning(f"EM topic distributions not reachable ({type(e).__name__}); using the model's inference")
+        return None, None
+    # Spark ML numbered the documents with monotonically_increasing_id over the cached `docs`.
+    numbered = docs.select("ip", F.monotonically_increasing_id().alias("id")).toArrow()
+    position = pd.Index(numbered["id"].to_numpy()).get_indexer(ids)
+    ips = numbered["ip"].to_numpy(zero_copy_only=False)[position]
+    return ips, np.vstack([v.toArray() for v in vectors])
+
+
 def fit(spark: SparkSession, corpus: DataFrame, params: MLConfig) -> tuple[TopicModel, FitStats]:
     """Fit LDA on ``corpus`` (ip, word, count), with k, iterations, optimizer, α, β and seed from ``params``."""
     corpus = corpus.where(F.col("count") > 0).cache()
@@ -54,8 +79,11 @@ def fit(spark: SparkSession, corpus: DataFrame, params: MLConfig) -> tuple[Topic
     if not vocabulary:
         raise ValueError("the corpus is empty: there is no valid event to learn from")
     docs = _documents(spark, corpus, vocabulary).cache()
+    documents = docs.count()
+    # A 5 % mini-batch of a small day is a handful of documents; such a model never sees most of them.
+    rate = min(1.0, max(params.subsampling_rate, params.min_batch_documents / documents))
     lda = LDA(k=params.topic_count, maxIter=params.iterations, optimizer=params.optimizer, seed=params.seed,
-              featuresCol="features", topicDistributionCol="theta")
+              subsamplingRate=rate, featuresCol="features", topicDistributionCol="theta")
     if params.alpha is not None:
         lda.setDocConcentration([float(params.alpha)] * params.topic_count)
     if params.beta is not None:
@@ -64,10 +92,13 @@ def fit(spark: SparkSession, corpus: DataFrame, params: MLConfig) -> tuple[Topic
 
     phi = fitted.topicsMatrix().toArray()
     phi = phi / np.where(phi.sum(axis=0) > 0, phi.sum(axis=0), 1.0)
-    theta_table = fitted.transform(docs).select("ip", vector_to_array("theta").alias("theta")).toArrow()
-    theta = np.asarray(theta_table["theta"].to_pylist(), dtype=np.float64).reshape(-1, params.topic_count)
+    ips, theta = _em_theta(spark, fitted, docs) if params.optimizer == "em" else (None, None)
+    if theta is None:
+        table = fitted.transform(docs).select("ip", vector_to_array("theta").alias("theta")).toArrow()
+        ips = table["ip"].to_numpy(zero_copy_only=False)
+        theta = np.asarray(table["theta"].to_pylist(), dtype=np.float64).reshape(-1, params.topic_count)
     stats = FitStats(
-        documents=theta.shape[0],
+        documents=documents,
         vocabulary=len(vocabulary),
         tokens=int(corpus.agg(F.sum("count")).first()[0]),
         log_likelihood=float(fitted.logLikelihood(docs)),
@@ -75,8 +106,7 @@ def fit(spark: SparkSession, corpus: DataFrame, params: MLConfig) -> tuple[Topic
     )
     docs.unpersist()
     corpus.unpersist()
-    model = TopicModel(theta_table["ip"].to_numpy(zero_copy_only=False), theta, vocabulary, phi)
-    return model, stats
+    return TopicModel(ips, theta, vocabulary, phi), stats
 
 
 def finite(stats: FitStats) -> bool:

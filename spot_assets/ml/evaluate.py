@@ -1,0 +1,65 @@
+"""`spot evaluate`: how well a day's scores rank labeled attacks, as numbers an analyst can trust.
+
+Labels join the day's scored events one to one: by Zeek ``uid`` when both carry it, else by capture
+file name and record number (the provenance every decoded row keeps), else by the event's own keys
+(time, addresses, ports, names). Events without a label and labels without a scored event are
+counted and reported, never silently dropped.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from resources.lake import LakeResource
+from spot_assets.ingest import manifest
+from spot_assets.ml.metrics import detection_report
+
+EVENT_KEYS = {
+    "flow": ["ts", "sip", "dip", "sport", "dport", "proto"],
+    "dns": ["ts", "ip_dst", "dns_qry_name"],
+    "proxy": ["ts", "clientip", "host", "uripath", "uriquery"],
+}
+
+
+def _with_file_names(lake: LakeResource, data_type: str, day: dt.date, scores: pa.Table) -> pa.Table:
+    names = {}
+    for d in (day - dt.timedelta(days=1), day):  # a capture may start the day before and run past midnight
+        names |= {e.file_id: e.name for e in manifest.entries(lake, data_type, d)}
+    ids = pa.array(list(names), pa.string())
+    file = pc.take(pa.array(list(names.values()), pa.string()), pc.index_in(scores["source_file"], value_set=ids))
+    return scores.append_column("file", file)
+
+
+def join_keys(data_type: str, scores: pa.Table, labels: pa.Table) -> list[str]:
+    if "uid" in labels.column_names and pc.any(pc.is_valid(scores["uid"])).as_py():
+        return ["uid"]
+    if {"file", "record"} <= set(labels.column_names):
+        return ["file", "record"]
+    keys = [k for k in EVENT_KEYS[data_type] if k in labels.column_names]
+    if not keys:
+        raise ValueError(f"the labels share no key with {data_type} events "
+                         f"(uid; file and record; or {', '.join(EVENT_KEYS[data_type])})")
+    return keys
+
+
+def evaluate(lake: LakeResource, data_type: str, day: dt.date, labels: pa.Table) -> dict:
+    if "label" not in labels.column_names:
+        raise ValueError("the labels need a `label` column (1 attack, 0 benign)")
+    scores = _with_file_names(lake, data_type, day, lake.read_day(f"{data_type}_scores", day))
+    keys = join_keys(data_type, scores, labels)
+    labels = labels.select([*keys, "label"]).cast(pa.schema([scores.schema.field(k) for k in keys] +
+                                                            [pa.field("label", pa.int64())]))
+    if labels.group_by(keys).aggregate([]).num_rows != labels.num_rows:
+        raise ValueError(f"the labels are not unique on {', '.join(keys)}")
+    joined = scores.select([*keys, "score"]).join(labels, keys, join_type="inner")
+    report = detection_report(joined["score"].to_numpy(), joined["label"].to_numpy())
+    return {
+        "type": data_type, "date": day.isoformat(), "joined_on": keys,
+        "scored_events": scores.num_rows, "labels": labels.num_rows,
+        "scored_without_label": scores.num_rows - joined.num_rows,
+        "labels_without_score": labels.num_rows - joined.num_rows,
+        **report,
+    }
