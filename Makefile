@@ -24,3 +24,4 @@ test: setup
 bench: setup
 	$(PY) bench/flow_decode.py
 	$(PY) bench/dns_decode.py
+	$(PY) bench/simulate.py

@@ -28,6 +28,7 @@ from spot_assets.simulation.cli import scenario_ids  # noqa: E402
 from spot_assets.simulation.simulator import Settings, Simulator  # noqa: E402
 
 GOAL_SECONDS = 120
+GOAL_FLOWS_PER_S = 1_000_000 / GOAL_SECONDS  # fixed costs make smaller days slower per flow
 DAY = dt.date(2024, 7, 9)
 
 
@@ -62,8 +63,9 @@ def main() -> int:
           f"proxy requests {result.events['proxy']:,}")
     steps = {"organisation": setup, **result.seconds}
     print("  seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in steps.items()))
-    print(f"  total {total:.1f} s, {result.events['flow'] / total:,.0f} flows/s "
-          f"(goal: {args.flows:,} flows in <= {GOAL_SECONDS} s: {'met' if total <= GOAL_SECONDS else 'MISSED'})")
+    rate = result.events["flow"] / total
+    verdict = ("met" if rate >= GOAL_FLOWS_PER_S else "MISSED") if args.flows >= 1_000_000 else "judged on 1 M flows or more"
+    print(f"  total {total:.1f} s, {rate:,.0f} flows/s (goal: 1,000,000 flows in <= {GOAL_SECONDS} s: {verdict})")
     print(f"  peak RSS of the simulator: {own:,.0f} MB")
     return 0 if counted == result.events["flow"] else 1
 

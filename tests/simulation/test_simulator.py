@@ -1,6 +1,7 @@
 """The network-day simulator: captures counted by the real tools, labels joined to decoded events
 (directly and after `spot ingest`), determinism, and each scenario measured from the decoded data."""
 
+import argparse
 import datetime as dt
 import hashlib
 import math
@@ -18,6 +19,7 @@ from resources.lake import LakeResource
 from spot_assets import cli, schemas
 from spot_assets.ingest import formats
 from spot_assets.simulation import activity, flows, scenarios
+from spot_assets.simulation.pcap import tcp_frame, write_pcap
 from spot_assets.simulation.simulator import Settings, Simulator
 
 DAY = dt.date(2024, 7, 9)
@@ -132,8 +134,9 @@ def test_labels_mark_every_scenario_and_only_them(labels):
 
 
 def test_labels_join_after_spot_ingest(spark, spot_config, day, labels):
-    for data_type in schemas.TYPES:
-        assert cli.ingest_paths(spot_config, data_type, day.files[data_type])
+    for data_type in schemas.TYPES:  # what `spot ingest TYPE FILES...` runs
+        args = argparse.Namespace(type=data_type, paths=[str(p) for p in day.files[data_type]], format=None)
+        assert cli.cmd_ingest(spot_config, args) == 0
     lake = LakeResource(root=spot_config.lake_root)
     for data_type in schemas.TYPES:
         events = lake.read_day(f"{data_type}_events", DAY, schemas.EVENTS[data_type])
@@ -285,6 +288,18 @@ def test_cli_writes_landing_folders_and_labels(tmp_path):
 def test_cli_refuses_bad_requests(tmp_path, argv):
     base = ["simulate", "--date", "2024-07-13", "--hosts", "60", "--scenarios", "dga", "--out", str(tmp_path)]
     assert cli.main(base + argv) == 2
+
+
+def test_nfpcapd_merges_a_reused_5_tuple_even_after_fin(tmp_path):
+    """Why every flow of a day gets its own 5-tuple: nfpcapd 1.7.1 ends flows only by timeouts."""
+    t0 = 1_720_483_200.0
+    packets = [(t0 + i * 0.1, tcp_frame("10.0.0.2", "1.2.3.4", 40001, 443, flags=f)) for i, f in enumerate(["S", "A", "FA"])]
+    packets += [(t0 + 1 + i * 0.1, tcp_frame("10.0.0.2", "1.2.3.4", 40001, 443, flags=f)) for i, f in enumerate(["S", "FA"])]
+    write_pcap(tmp_path / "reuse.pcap", packets)
+    nfcapd = flows.run_nfpcapd(tmp_path / "reuse.pcap", tmp_path / "out", flows.NODE_CACHE)
+    out = subprocess.run(["nfdump", "-R", str(tmp_path / "out"), "-q", "-o", "fmt:%ipkt"], capture_output=True,
+                         text=True, check=True).stdout.split()
+    assert len(nfcapd) == 1 and out == ["5"]
 
 
 def test_flows_that_nfpcapd_would_merge_are_refused():
