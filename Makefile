@@ -2,7 +2,8 @@
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
-SYSTEM := java:openjdk-17-jre-headless nfdump:nfdump nfpcapd:nfdump tshark:tshark editcap:tshark
+SYSTEM := java:openjdk-17-jre-headless nfdump:nfdump nfpcapd:nfdump tshark:tshark editcap:tshark \
+          chromium:chromium chromedriver:chromium-driver
 
 .PHONY: setup demo test bench clean-demo
 

@@ -16,7 +16,7 @@ import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 ENV_VAR = "SPOT_CONFIG"
 DataType = Literal["flow", "dns", "proxy"]
@@ -91,18 +91,52 @@ class ProxyConfig(_Section):
     safe_domain: str = Field("", description="the proxy word's own-domain class (Spot hard-coded 'intel')")
 
 
+class HttpReputationConfig(_Section):
+    """A reputation web service: one GET per value, JSON ``{"level": -1..3, "label": ..., "categories": [...]}``."""
+
+    name: str = Field(description="service name, the first part of Spot's reputation string")
+    url: str = Field(description="URL template; {kind} (ip, domain, url) and {value} (URL-encoded) are substituted")
+    enabled: bool = Field(False, description="off unless turned on: values leave the network")
+    kinds: list[Literal["ip", "domain", "url"]] = Field(["ip", "domain", "url"], description="what to ask it about")
+    timeout: float = Field(5.0, gt=0, description="seconds per request")
+    cache_ttl: int = Field(86400, ge=0, description="seconds a verdict is reused (cache under <home>/cache); 0 = none")
+    headers: dict[str, str] = Field(default_factory=dict,
+                                    description='request headers; a value "$NAME" is read from the environment')
+
+
 class ContextConfig(_Section):
     """Operational-analytics context files; a missing optional file leaves its columns empty."""
 
-    ip_ranges: str | None = None
-    network_context: str | None = None
-    iploc: str | None = None
-    mmdb: str | None = None
-    threat_intel: list[str] = []
+    ip_ranges: str | None = Field(None, description="internal address blocks: CIDR, ip1-ip2 or start,end, then a label")
+    network_context: str | None = Field(None, description="names of address blocks (same format as ip_ranges)")
+    iploc: str | None = Field(None, description="Spot's iploc.csv: integer IPv4 ranges with location and owner")
+    mmdb: str | None = Field(None, description="a MaxMind DB (GeoLite2-City, ASN, ...); asked before iploc")
+    threat_intel: list[str] = Field([], description="threat lists: indicator[,label[,source[,level]]] per line")
+    http_reputation: list[HttpReputationConfig] = Field([], description="reputation web services, each off by default")
 
 
 class StoreConfig(_Section):
     url: str | None = Field(None, description="SQLAlchemy URL of the analyst store; default SQLite <home>/analyst.db")
+
+
+class DashboardConfig(_Section):
+    """`spot dash`. On the loopback address nobody else can connect, so no login is asked; bound to any
+    other address it requires one. Passwords are stored only as werkzeug hashes (`spot dash --hash-password`).
+    The environment can supply the same: SPOT_DASH_USER with SPOT_DASH_PASSWORD_HASH, and SPOT_DASH_SECRET_KEY."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(8050, ge=1, le=65535)
+    users: dict[str, str] = Field(default_factory=dict, description="user name -> password hash")
+    secret_key: SecretStr | None = Field(None, description="signs session cookies; default: random per start")
+    analyst: str | None = Field(None, description="the name ratings carry without a login; default the OS user")
+
+    @field_validator("users")
+    @classmethod
+    def _hashed(cls, v: dict[str, str]) -> dict[str, str]:
+        for name, value in v.items():
+            if not re.fullmatch(r"(scrypt|pbkdf2):[^$]+\$[^$]+\$[0-9a-f]+", value):
+                raise ValueError(f"{name}: not a password hash (make one with `spot dash --hash-password`)")
+        return v
 
 
 class SpotConfig(_Section):
@@ -115,6 +149,7 @@ class SpotConfig(_Section):
     proxy: ProxyConfig = ProxyConfig()
     context: ContextConfig = ContextConfig()
     store: StoreConfig = StoreConfig()
+    dashboard: DashboardConfig = DashboardConfig()
 
     # ----- derived locations (one place for the layout of the home folder)
 
@@ -160,6 +195,11 @@ def _describe(error: ValidationError, source: str) -> str:
     return "\n".join(lines)
 
 
+# Keys holding local paths: in a file, they are relative to the file's folder.
+_PATH_KEYS = (("", "home"), ("", "lake"), ("ingest", "landing"), ("context", "ip_ranges"),
+              ("context", "network_context"), ("context", "iploc"), ("context", "mmdb"), ("context", "threat_intel"))
+
+
 def load_config(path: str | os.PathLike | None = None) -> SpotConfig:
     """The effective configuration: ``path``, else ``$SPOT_CONFIG``, else the embedded defaults.
 
@@ -176,11 +216,17 @@ def load_config(path: str | os.PathLike | None = None) -> SpotConfig:
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{file}: {e}") from None
     base = file.resolve().parent
-    for section, key in (("", "home"), ("", "lake"), ("ingest", "landing")):
-        table = data.get(section, {}) if section else data
-        value = table.get(key) if isinstance(table, dict) else None
+
+    def anchored(value):
         if isinstance(value, str) and "://" not in value and not Path(value).expanduser().is_absolute():
-            table[key] = str(base / value)
+            return str(base / value)
+        return value
+
+    for section, key in _PATH_KEYS:
+        table = data.get(section, {}) if section else data
+        if isinstance(table, dict) and key in table:
+            value = table[key]
+            table[key] = [anchored(v) for v in value] if isinstance(value, list) else anchored(value)
     try:
         return SpotConfig.model_validate(data)
     except ValidationError as e:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Iterable
 
 import dagster as dg
@@ -105,6 +106,12 @@ def _utc(value: dt.datetime) -> dt.datetime:
     return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
 
 
+def _sqlite_file_missing(url: str) -> bool:
+    parsed = sa.engine.make_url(url)
+    return parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:") \
+        and not Path(parsed.database).exists()
+
+
 def _engine(url: str) -> sa.Engine:
     if not url.startswith("sqlite"):
         return sa.create_engine(url, pool_pre_ping=True)
@@ -129,10 +136,16 @@ def _engine(url: str) -> sa.Engine:
 
 
 class AnalystStore:
-    def __init__(self, url: str):
+    """``writable=False`` is how runs open it: nothing is created, migrated or written, and a store
+    that does not exist yet reads as empty (no analyst has decided anything)."""
+
+    def __init__(self, url: str, writable: bool = True):
         self.url = url
+        self.writable = writable
+        self.absent = not writable and _sqlite_file_missing(url)
         self.engine = _engine(url)
-        self.migrate()
+        if writable:
+            self.migrate()
 
     def migrate(self) -> int:
         with self.engine.begin() as conn:
@@ -144,6 +157,10 @@ class AnalystStore:
         return len(MIGRATIONS)
 
     # ----- writes (each one transaction with its audit row)
+
+    def _writing(self) -> None:
+        if not self.writable:
+            raise PermissionError("this analyst store was opened read-only: runs never write analyst data")
 
     def _audit(self, conn, analyst: str, action: str, subject: str, details: dict) -> None:
         conn.execute(audit.insert().values(at=_now(), analyst=analyst, action=action, subject=subject,
@@ -158,6 +175,7 @@ class AnalystStore:
             raise ValueError("a rating needs at least one key value (Spot refused a score with no criterion)")
         if severity not in (HIGH, MEDIUM, LOW):
             raise ValueError(f"severity must be 1, 2 or 3, not {severity!r}")
+        self._writing()
         values = dict(data_type=data_type, day=day, severity=severity, analyst=analyst, created_at=_now(), **chosen)
         with self.engine.begin() as conn:
             rating_id = conn.execute(ratings.insert().values(**values)).inserted_primary_key[0]
@@ -165,6 +183,7 @@ class AnalystStore:
         return rating_id
 
     def save_threat(self, data_type: str, day: dt.date, anchor: str, title: str, description: str, analyst: str) -> int:
+        self._writing()
         now = _now()
         with self.engine.begin() as conn:
             key = (threats.c.data_type == data_type) & (threats.c.day == day) & (threats.c.anchor == anchor)
@@ -191,6 +210,8 @@ class AnalystStore:
 
     def ratings(self, data_type: str, days: Iterable[dt.date]) -> list[Rating]:
         """The current rating of every selector rated on these days (the latest per selector)."""
+        if self.absent:
+            return []
         query = (sa.select(ratings).where(ratings.c.data_type == data_type, ratings.c.day.in_(list(days)))
                  .order_by(ratings.c.id))
         with self.engine.connect() as conn:
@@ -207,12 +228,25 @@ class AnalystStore:
         return [r for r in self.ratings(data_type, days) if r.severity == LOW]
 
     def threats(self, data_type: str, day: dt.date) -> list[Threat]:
+        if self.absent:
+            return []
         query = sa.select(threats).where(threats.c.data_type == data_type, threats.c.day == day).order_by(threats.c.id)
         with self.engine.connect() as conn:
             return [Threat(r["data_type"], r["day"], r["anchor"], r["title"], r["description"], r["analyst"],
                            _utc(r["created_at"]), _utc(r["updated_at"])) for r in conn.execute(query).mappings()]
 
+    def threat_versions(self, data_type: str) -> dict[str, str]:
+        """Per day with threats, when its threats last changed: what a storyboard build waits for."""
+        if self.absent:
+            return {}
+        query = (sa.select(threats.c.day, sa.func.max(threats.c.updated_at), sa.func.count())
+                 .where(threats.c.data_type == data_type).group_by(threats.c.day))
+        with self.engine.connect() as conn:
+            return {day.isoformat(): f"{_utc(stamp).isoformat()}#{n}" for day, stamp, n in conn.execute(query)}
+
     def audit_log(self) -> list[dict]:
+        if self.absent:
+            return []
         with self.engine.connect() as conn:
             return [dict(r) for r in conn.execute(sa.select(audit).order_by(audit.c.id)).mappings()]
 
@@ -223,4 +257,4 @@ class AnalystStoreResource(dg.ConfigurableResource):
     url: str
 
     def store(self) -> AnalystStore:
-        return AnalystStore(self.url)
+        return AnalystStore(self.url, writable=False)

@@ -8,6 +8,7 @@ import functools
 import json
 import os
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pyarrow as pa
@@ -22,11 +23,9 @@ from spot_assets import schemas
 from spot_assets.ingest import formats, manifest
 from spot_assets.ingest.landing import day_of, land
 from spot_assets.ml.evaluate import evaluate
+from spot_assets import demo
 from spot_assets.runs import materialize_day, prepare_dagster_home
 from spot_assets.simulation import cli as simulation_cli
-from spot_assets.simulation.sample import make_sample
-
-DEMO_DAY = dt.date(2024, 7, 8)
 
 INGEST_ASSETS = ("{t}_raw", "{t}_events", "{t}_rejects", "{t}_ingest_summary")
 # Tables `spot export` knows, by the name the user types, with their schemas.
@@ -76,15 +75,16 @@ def land_paths(cfg: SpotConfig, data_type: str, paths: list[Path], fmt: str | No
     if fmt:
         formats.get(data_type, fmt)  # a bad name fails before anything is copied
     lake = LakeResource(root=cfg.lake_root)
-    days = set()
+    landed = Counter()
     for path in paths:
         if not path.is_file():
             raise ValueError(f"no such file: {path}")
         entry = land(lake, data_type, path, day_of(path, cfg.ingest.nfdump), fmt=fmt, remove=False)
-        note = f" (duplicate of {entry.duplicate_of}, not ingested twice)" if entry.status == manifest.DUPLICATE else ""
-        print(f"landed {path} -> {data_type} {entry.day}{note}")
-        days.add(entry.day)
-    return days
+        landed[entry.day, entry.status] += 1
+    for (day, status), n in sorted(landed.items()):
+        note = " (seen before: not ingested twice)" if status == manifest.DUPLICATE else ""
+        print(f"{data_type} {day}: {n} file(s) {status}{note}")
+    return {day for day, _ in landed}
 
 
 def cmd_ingest(cfg: SpotConfig, args) -> int:
@@ -125,22 +125,12 @@ def cmd_export(cfg: SpotConfig, args) -> int:
 
 
 def cmd_demo(cfg: SpotConfig, args) -> int:
-    """Sample captures made by the real tools, through the whole graph, then the Dagster UI."""
-    samples = cfg.home_path / "samples" / DEMO_DAY.isoformat()
-    if not samples.exists():
-        print(f"making sample captures for {DEMO_DAY} in {samples} (nfpcapd, pcap, ELFF)")
-        make_sample(samples, DEMO_DAY)
+    """Simulated days with attacks, through the whole graph as a backfill, then the UI and dashboard."""
+    samples = demo.simulate(cfg)
     for data_type in cfg.ingest.types:
-        land_paths(cfg, data_type, sorted((samples / data_type).iterdir()))
-    print(f"running the whole graph for {DEMO_DAY} (ingest, words, topic models, scores)")
-    if not _report(materialize_day(cfg, DEMO_DAY, list(cfg.ingest.types)), DEMO_DAY):
-        return 1
-    print(f"\nThe lake is at {cfg.lake_root}; runs are recorded in the Dagster instance at {cfg.dagster_home}.")
-    if args.no_ui:
-        print("Start the Dagster UI with: .venv/bin/spot ui   (then open http://127.0.0.1:3000)")
-        return 0
-    print(f"Starting the Dagster UI at http://{args.host}:{args.port} (lineage, runs, partitions, checks); Ctrl-C stops it.")
-    return cmd_ui(cfg, args)
+        land_paths(cfg, data_type, sorted(p for p in (samples / data_type).iterdir() if p.is_file()))
+    prepare_dagster_home(cfg)
+    return demo.serve(cfg, args.host, args.port, args.dash_port)
 
 
 def cmd_evaluate(cfg: SpotConfig, args) -> int:
@@ -156,6 +146,12 @@ def cmd_evaluate(cfg: SpotConfig, args) -> int:
                 "precision_at_250", "recall_at_250"):
         print(f"  {key:<18} {report[key]:.4f}")
     return 0
+
+
+def cmd_dash(cfg: SpotConfig, args) -> int:
+    from spot_dash import server  # Dash and waitress load only for this command
+
+    return server.main(cfg, args.host, args.port, args.hash_password)
 
 
 def cmd_ui(cfg: SpotConfig, args) -> int:
@@ -202,13 +198,19 @@ def parser() -> argparse.ArgumentParser:
 
     simulation_cli.register(sub)
 
+    d = sub.add_parser("dash", help="the analyst dashboard (login required beyond 127.0.0.1)")
+    d.add_argument("--host", help="default [dashboard] host, 127.0.0.1")
+    d.add_argument("--port", type=int, help="default [dashboard] port, 8050")
+    d.add_argument("--hash-password", action="store_true", help="print a password hash for [dashboard] users")
+    d.set_defaults(fn=cmd_dash)
+
     for name, fn, text in (("ui", cmd_ui, "start the Dagster UI on the persistent instance"),
                            ("demo", cmd_demo, "sample captures through the whole graph, then the Dagster UI")):
         u = sub.add_parser(name, help=text)
         u.add_argument("--host", default="127.0.0.1")
         u.add_argument("--port", type=int, default=3000)
         if name == "demo":
-            u.add_argument("--no-ui", action="store_true", help="stop after the graph has run")
+            u.add_argument("--dash-port", type=int, default=8050)
         u.set_defaults(fn=fn)
     return p
 

@@ -13,7 +13,10 @@ from resources.store import AnalystStoreResource
 from spot_assets.ingest.assets import ingest_assets
 from spot_assets.ingest.sensors import landing_sensor
 from spot_assets.ml.assets import ANALYST_STORE, ml_assets
+from spot_assets.oa.enrich_assets import enrich_assets
 from spot_assets.partitions import daily
+
+DAILY_JOB = "spot_daily"
 
 # User data, written only by analysts (dashboard, CLI): shown in the lineage, never materialized.
 ANALYST_STORE_SPEC = dg.AssetSpec(ANALYST_STORE, group_name="analyst", kinds={"sqlite"},
@@ -41,9 +44,13 @@ def build_definitions(cfg: SpotConfig) -> dg.Definitions:
         job = dg.define_asset_job(f"{data_type}_ingest", selection=dg.AssetSelection.assets(*ingest),
                                   partitions_def=partitions,
                                   description=f"Landing, decoding and summary of {data_type} for one day.")
-        assets += ingest + ml_assets(data_type, partitions, cfg)
+        assets += ingest + ml_assets(data_type, partitions, cfg) + enrich_assets(data_type, partitions, cfg)
         jobs.append(job)
         sensors.append(landing_sensor(data_type, job, partitions))
+    # The whole graph of a day in one run (one Spark session): what backfills and `spot run` use.
+    jobs.append(dg.define_asset_job(DAILY_JOB, selection=dg.AssetSelection.all() - dg.AssetSelection.assets(ANALYST_STORE),
+                                    partitions_def=partitions,
+                                    description="Everything of one day: ingest, words, models, scores, context."))
     # One process per run: the steps of a day share one SparkSession instead of one JVM each.
     return dg.Definitions(assets=assets, jobs=jobs, sensors=sensors, resources=resources_for(cfg),
                           executor=dg.in_process_executor)

@@ -12,19 +12,25 @@ import dagster as dg
 from resources.config import SpotConfig
 from spot_assets.definitions import build_definitions
 
+# One run at a time: each run holds a Spark driver, and two of them on a small machine only fight.
 _INSTANCE_YAML = """\
 telemetry:
   enabled: false
+concurrency:
+  runs:
+    max_concurrent_runs: 1
+# A run whose process died (a killed demo, a reboot) is marked failed instead of holding the queue.
+run_monitoring:
+  enabled: true
+  poll_interval_seconds: 30
 """
 
 
 def prepare_dagster_home(cfg: SpotConfig) -> Path:
-    """Point DAGSTER_HOME at the persistent instance, creating it on first use."""
+    """Point DAGSTER_HOME at the persistent instance; its dagster.yaml is Spot's own and rewritten."""
     home = cfg.dagster_home
     home.mkdir(parents=True, exist_ok=True)
-    config = home / "dagster.yaml"
-    if not config.exists():
-        config.write_text(_INSTANCE_YAML)
+    (home / "dagster.yaml").write_text(_INSTANCE_YAML)
     os.environ["DAGSTER_HOME"] = str(home)
     return home
 

@@ -1,9 +1,12 @@
-"""The cluster path: `spot ingest` against a Spark standalone cluster started from pyspark's own
-`bin/spark-class` (a master and a worker on 127.0.0.1), in a separate process, as an operator runs it."""
+"""The cluster path: the whole graph of a day (`spot run`) against a Spark standalone cluster started
+from pyspark's own `bin/spark-class` (a master and two workers on 127.0.0.1), as an operator runs it,
+giving the same scores as local mode."""
 
 import contextlib
+import datetime as dt
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -11,13 +14,14 @@ import time
 import urllib.request
 from pathlib import Path
 
-import pyarrow.compute as pc
+import numpy as np
 import pyspark
 import pytest
 
 from resources.lake import LakeResource
 from spot_assets import schemas
-from tests.test_ingest_graph import DAY, expected_rows
+
+DAY = dt.date(2024, 7, 8)
 
 pytestmark = pytest.mark.slow
 
@@ -67,23 +71,42 @@ def standalone_cluster(log_dir: Path, workers: int = 1):
                 p.kill()
 
 
-def test_ingest_runs_on_a_standalone_cluster(tmp_path):
-    from spot_assets.simulation.sample import make_sample
+def spot(home: Path, master: str, *args: str) -> subprocess.CompletedProcess:
+    config = home / "spot.toml"
+    config.write_text(f'home = "."\n[spark]\nmaster = "{master}"\ndriver_memory = "1g"\nexecutor_memory = "1g"\n'
+                      'shuffle_partitions = 4\n[ingest]\nsettle_seconds = 0\nstart_date = 2024-01-01\n'
+                      '[ml]\ntopic_count = 8\niterations = 10\n')
+    return subprocess.run([sys.executable, "-m", "spot_assets.cli", "--config", str(config), *args],
+                          capture_output=True, text=True, timeout=1200)
 
-    sample = make_sample(tmp_path / "sample", DAY, seed=5, events=300)
+
+def test_whole_graph_on_a_two_worker_cluster_scores_as_local_mode(tmp_path):
+    """The graph of a day on `spark://` (two workers) and on `local[2]` from the same captures."""
+    samples = tmp_path / "samples"
+    made = spot(tmp_path, "local[2]", "simulate", "--date", DAY.isoformat(), "--flows", "6000", "--hosts", "80",
+                "--out", str(samples))
+    assert made.returncode == 0, made.stdout + made.stderr
+    homes = {"cluster": tmp_path / "cluster", "local": tmp_path / "local"}
+    for home in homes.values():
+        for data_type in schemas.TYPES:
+            shutil.copytree(samples / data_type, home / "landing" / data_type)
     logs = tmp_path / "cluster-logs"
     logs.mkdir()
-    with standalone_cluster(logs) as master:
-        config = tmp_path / "spot.toml"
-        config.write_text(f'home = "home"\n[spark]\nmaster = "{master}"\ndriver_memory = "1g"\n'
-                          'executor_memory = "1g"\n[ingest]\nstart_date = 2024-01-01\n')
-        run = subprocess.run([sys.executable, "-m", "spot_assets.cli", "--config", str(config), "ingest", "flow",
-                              *map(str, sample["flow"])], capture_output=True, text=True, timeout=600)
+    with standalone_cluster(logs, workers=2) as master:
+        run = spot(homes["cluster"], master, "run", "--date", DAY.isoformat())
         assert run.returncode == 0, run.stdout + run.stderr
-        assert "succeeded" in run.stdout
-        app_logs = list((logs).glob("*.log"))
-        assert any("Launching executor" in p.read_text() or "Executor added" in p.read_text() for p in app_logs)
+        assert "Granted executor" in (logs / "master.log").read_text() or any(
+            "Launching executor" in p.read_text() for p in logs.glob("worker*.log"))
+    run = spot(homes["local"], "local[2]", "run", "--date", DAY.isoformat())
+    assert run.returncode == 0, run.stdout + run.stderr
 
-    lake = LakeResource(root=str(tmp_path / "home" / "lake"))
-    summary = lake.read_day("flow_ingest_summary", DAY, schemas.INGEST_SUMMARY)
-    assert pc.sum(summary["total"]).as_py() == expected_rows("flow", sample["flow"])
+    for data_type in schemas.TYPES:
+        tables = {}
+        for name, home in homes.items():
+            scores = LakeResource(root=str(home / "lake")).read_day(f"{data_type}_scores", DAY)
+            tables[name] = scores.sort_by([("source_file", "ascending"), ("record", "ascending")])
+        assert tables["cluster"].num_rows == tables["local"].num_rows > 0
+        for column in ("source_file", "record"):
+            assert tables["cluster"][column].equals(tables["local"][column])
+        assert np.allclose(tables["cluster"]["score"].to_numpy(), tables["local"]["score"].to_numpy(),
+                           rtol=1e-6, atol=1e-12), data_type

@@ -76,3 +76,9 @@ def test_spark_conf_maps_spot_sizing_keys_and_connect():
 def test_show_prints_effective_locations():
     shown = SpotConfig(home="/srv/spot").show()
     assert '"lake": "/srv/spot/lake"' in shown and '"landing": "/srv/spot/landing"' in shown
+
+
+def test_context_files_are_relative_to_the_config_file(tmp_path):
+    cfg = load_config(write(tmp_path, '[context]\niploc = "ctx/iploc.csv"\nthreat_intel = ["ti.csv", "/abs/ti2.csv"]\n'))
+    assert cfg.context.iploc == str(tmp_path / "ctx" / "iploc.csv")
+    assert cfg.context.threat_intel == [str(tmp_path / "ti.csv"), "/abs/ti2.csv"]

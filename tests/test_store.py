@@ -77,3 +77,15 @@ def test_two_processes_writing_500_ratings_each_lose_none(url):
     store = AnalystStore(url)
     assert len(store.ratings("proxy", [DAY])) == 1000
     assert len(store.audit_log()) == 1000
+
+
+def test_runs_open_the_store_read_only_and_never_create_it(tmp_path):
+    url = f"sqlite:///{tmp_path / 'nobody-yet.db'}"
+    reader = AnalystStore(url, writable=False)
+    assert reader.ratings("flow", [DAY]) == [] and reader.threats("flow", DAY) == []
+    assert not (tmp_path / "nobody-yet.db").exists()
+    AnalystStore(url).rate("flow", DAY, {"sip": "10.0.0.1"}, 3, "ana")
+    reader = AnalystStore(url, writable=False)
+    assert len(reader.ratings("flow", [DAY])) == 1
+    with pytest.raises(PermissionError):
+        reader.rate("flow", DAY, {"sip": "10.0.0.2"}, 3, "ana")

@@ -30,6 +30,8 @@ from spot_assets.ml.words.spark import spark_corpus, spark_words
 from spot_assets.partitions import partition_day
 
 ANALYST_STORE = dg.AssetKey("analyst_store")
+# Each stage follows its inputs as soon as they change (landing files -> ingest -> ... -> suspicious).
+EAGER = dg.AutomationCondition.eager()
 
 
 def _tables(data_type: str) -> dict[str, str]:
@@ -98,6 +100,7 @@ def ml_assets(data_type: str, partitions: dg.PartitionsDefinition, cfg: SpotConf
     kinds = {"spark", "parquet"}
 
     @dg.asset(name=tables["words"], deps=[events_key], partitions_def=partitions, group_name=data_type, kinds=kinds,
+              automation_condition=EAGER,
               check_specs=[dg.AssetCheckSpec("word_error_rate", asset=words_key,
                                              description="share of valid events whose word could not be built")])
     def words(context: dg.AssetExecutionContext, lake: LakeResource, spark: SparkResource):
@@ -123,13 +126,12 @@ def ml_assets(data_type: str, partitions: dg.PartitionsDefinition, cfg: SpotConf
         yield dg.AssetCheckResult(check_name="word_error_rate", passed=rate <= 0.01, severity=dg.AssetCheckSeverity.WARN,
                                   metadata={"word_error_rate": round(rate, 6)})
 
-    feedback_window = dg.TimeWindowPartitionMapping(start_offset=-ml.feedback_days, end_offset=0,
-                                                    allow_nonexistent_upstream_partitions=True)
-
     @dg.asset(
         name=model_key.path[-1], partitions_def=partitions, group_name=data_type, kinds=kinds,
-        ins={"words": dg.AssetIn(words_key, partition_mapping=feedback_window, dagster_type=dg.Nothing)},
-        deps=[ANALYST_STORE],
+        # The feedback of earlier days is read from their words tables as they are; they are not
+        # declared as dependencies, so a re-run of an old day does not cascade into every later model.
+        deps=[words_key, ANALYST_STORE],
+        automation_condition=EAGER,
         check_specs=[
             dg.AssetCheckSpec("finite_log_likelihood", asset=model_key, blocking=True),
             dg.AssetCheckSpec("vocabulary_size", asset=model_key, description="the model has words to score with"),
@@ -166,8 +168,10 @@ def ml_assets(data_type: str, partitions: dg.PartitionsDefinition, cfg: SpotConf
         name=f"{data_type}_scoring", partitions_def=partitions,
         specs=[
             dg.AssetSpec(scores_key, deps=[model_key, words_key], group_name=data_type, kinds=kinds,
+                         automation_condition=EAGER,
                          description="Every valid event with its word(s) and score."),
             dg.AssetSpec(suspicious_key, deps=[scores_key], group_name=data_type, kinds=kinds,
+                         automation_condition=EAGER,
                          description=f"score <= TOL and > -1, ascending, top {ml.max_results} (spec §3.1)."),
         ],
         check_specs=[dg.AssetCheckSpec("unseen_word_share", asset=scores_key,

@@ -1,0 +1,146 @@
+"""Shared pieces of the machine-learning benchmarks: a Spot home with its own `spot.toml`, the `spot`
+command in a fresh process, the graph's ML assets run in a fresh process with per-step times, and
+the peak memory of a whole process tree (Python, the Spark JVM and its Python workers).
+
+Each measured configuration runs in its own process so that the JVM's memory and warm-up belong
+to that configuration alone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+ML_ASSETS = ("{t}_words", "{t}_model", "{t}_scores", "{t}_suspicious")
+PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
+
+
+def write_config(path: Path, home: Path, spark: dict | None = None, ml: dict | None = None) -> Path:
+    """A `spot.toml` for one benchmark home; ``spark`` and ``ml`` are extra keys of those sections."""
+    def section(name: str, values: dict) -> str:
+        return f"[{name}]\n" + "".join(f"{k} = {json.dumps(v)}\n" for k, v in values.items())
+
+    spark = {"master": "local[2]", "shuffle_partitions": 4} | (spark or {})
+    text = (f"home = {json.dumps(str(home))}\n"
+            + section("ingest", {"settle_seconds": 0, "start_date": "2018-01-01"})
+            + section("spark", spark) + (section("ml", ml) if ml else ""))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def spot(config: Path, *args: str, capture: bool = False) -> str:
+    """Run `spot --config CONFIG ARGS...` in a fresh process; its output when ``capture``."""
+    cmd = [sys.executable, "-m", "spot_assets.cli", "--config", str(config), *map(str, args)]
+    done = subprocess.run(cmd, cwd=REPO, text=True, capture_output=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
+    return done.stdout if capture else ""
+
+
+def _tree_rss_kb(root: int) -> int:
+    """Resident memory of ``root`` and all its descendants, from /proc."""
+    parents, rss = {}, {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2:].split()
+        pid = int(entry)
+        parents[pid], rss[pid] = int(fields[1]), int(fields[21]) * PAGE_KB
+    total = 0
+    for pid in rss:
+        p = pid
+        while p > 1 and p != root:
+            p = parents.get(p, 0)
+        if p == root:
+            total += rss[pid]
+    return total
+
+
+@dataclass
+class Measured:
+    seconds: float  # the process, start to end (Python and JVM start-up included)
+    peak_rss_mb: float  # the whole process tree, sampled every ``interval`` seconds
+    stdout: str
+
+
+def measure(cmd: list[str], interval: float = 0.25) -> Measured:
+    """Run ``cmd``, sampling the peak resident memory of its process tree."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=REPO, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    peak = [0]
+
+    def sample() -> None:
+        while proc.poll() is None:
+            peak[0] = max(peak[0], _tree_rss_kb(proc.pid))
+            time.sleep(interval)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    out, err = proc.communicate()
+    sampler.join()
+    seconds = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{out[-3000:]}\n{err[-3000:]}")
+    return Measured(seconds, peak[0] / 1024, out)
+
+
+def run_assets(config: Path, day: dt.date, data_type: str, assets: tuple[str, ...] = ML_ASSETS) -> tuple[Measured, dict]:
+    """Materialize ``assets`` of one day in a fresh process; (process measure, seconds per Dagster step)."""
+    names = ",".join(a.format(t=data_type) for a in assets)
+    measured = measure([sys.executable, __file__, "--config", str(config), "--date", day.isoformat(),
+                        "--type", data_type, "--assets", names])
+    return measured, json.loads(measured.stdout.strip().splitlines()[-1])
+
+
+def _driver() -> int:
+    """The fresh process of `run_assets`: materialize, then print each step's seconds as JSON."""
+    import argparse
+
+    sys.path.insert(0, str(REPO))
+    import dagster as dg
+
+    from resources.config import load_config
+    from spot_assets.runs import materialize_day
+
+    p = argparse.ArgumentParser()
+    p.add_argument("--config", required=True)
+    p.add_argument("--date", type=dt.date.fromisoformat, required=True)
+    p.add_argument("--type", required=True)
+    p.add_argument("--assets", required=True)
+    args = p.parse_args()
+    cfg = load_config(args.config)
+    result = materialize_day(cfg, args.date, [args.type], only=args.assets.split(","))
+    if not result.success:
+        failures = [e.step_failure_data.error.message for e in result.all_events if e.is_step_failure]
+        print("\n".join(failures), file=sys.stderr)
+        return 1
+    starts, steps = {}, {}
+    with dg.DagsterInstance.get() as instance:
+        for entry in instance.all_logs(result.run_id):
+            event = entry.dagster_event
+            if event is None:
+                continue
+            if event.event_type_value == "STEP_START":
+                starts[event.step_key] = entry.timestamp
+            elif event.event_type_value == "STEP_SUCCESS":
+                steps[event.step_key] = entry.timestamp - starts[event.step_key]
+    print(json.dumps(steps))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_driver())

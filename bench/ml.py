@@ -1,0 +1,142 @@
+"""Suspicious Connects benchmark: a flow day end to end (words -> model -> scores + suspicious) with
+our defaults against Spot's classic setting, in the same run.
+
+    python bench/ml.py [--sizes 100000,1000000,5000000] [--work DIR] [--em-limit 900]
+
+For each size: simulate one flow day (every scenario, hosts scaled to the size), ingest its flow
+captures once, then for each configuration, in a fresh process (so the Spark JVM's memory is that
+configuration's own): materialize flow_words, flow_model, flow_scores and flow_suspicious, timing
+each Dagster step from the run's event log, sampling the peak RSS of the whole process tree (Python,
+JVM, Python workers) every 0.25 s, and evaluating the scores against the simulator's labels.
+
+The two configurations differ only in [ml]: (a) ours, the `MLConfig` defaults (online LDA);
+(b) Spot's classic, `lda.CLASSIC` (EM, alpha 1.02, beta 1.001, 20 iterations). Classic runs first,
+so the lake is left with our model (bench/scoring.py reads it). Above 1 M flows, classic is skipped
+where its time, extrapolated linearly from the largest size it ran, would exceed ``--em-limit`` s.
+Goal: classic/ours >= 5x in total time, at an equal or better ROC AUC.
+Results go to ``DIR/ml.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import pyarrow.parquet as pq  # noqa: E402
+
+from bench._harness import run_assets, spot, write_config  # noqa: E402
+from resources.lake import LakeResource  # noqa: E402
+from spot_assets.ml.evaluate import evaluate  # noqa: E402
+from spot_assets.ml.lda import CLASSIC  # noqa: E402
+
+DAY = dt.date(2024, 7, 8)
+CONFIGS = {"classic": CLASSIC, "ours": {}}
+STEPS = ("flow_words", "flow_model", "flow_scoring")
+GOAL_RATIO = 5.0
+ALWAYS_COMPARED = 1_000_000  # up to this size classic always runs (below it, fixed costs dominate its time)
+
+
+def driver_memory(flows: int) -> str:
+    return "2g" if flows <= 200_000 else "4g" if flows <= 1_000_000 else "6g"
+
+
+def prepare(work: Path, flows: int, seed: int) -> tuple[Path, Path]:
+    """Simulate and ingest one flow day under ``work``; (its home, its flow labels)."""
+    home, sim = work / "home", work / "sim"
+    config = write_config(work / "ingest.toml", home, spark={"driver_memory": driver_memory(flows)})
+    labels = sim / "labels" / "flow" / f"{DAY}.parquet"
+    if not labels.exists():
+        t = time.perf_counter()
+        spot(config, "simulate", "--date", DAY, "--flows", flows, "--hosts", max(500, flows // 500),
+             "--seed", seed, "--scenarios", "all", "--out", sim)
+        print(f"  simulated {flows} flows in {time.perf_counter() - t:.0f} s", flush=True)
+    if not LakeResource(root=str(home / "lake")).day_files("flow_events", DAY):
+        t = time.perf_counter()
+        spot(config, "ingest", "flow", *sorted((sim / "flow").iterdir()))
+        print(f"  ingested in {time.perf_counter() - t:.0f} s", flush=True)
+    return home, labels
+
+
+def bench_config(work: Path, home: Path, labels: Path, flows: int, name: str, ml: dict) -> dict:
+    config = write_config(work / f"{name}.toml", home, spark={"driver_memory": driver_memory(flows)}, ml=ml)
+    measured, steps = run_assets(config, DAY, "flow")
+    report = evaluate(LakeResource(root=str(home / "lake")), "flow", DAY, pq.read_table(labels))
+    row = {"flows": flows, "config": name, "ml": ml, "steps": steps, "steps_total": sum(steps.values()),
+           "process_seconds": measured.seconds, "peak_rss_mb": measured.peak_rss_mb,
+           "load_avg": os.getloadavg()[0], **{k: report[k] for k in (
+               "events", "positives", "roc_auc", "average_precision", "precision_at_10", "precision_at_50",
+               "precision_at_100", "precision_at_250", "recall_at_250")}}
+    print(f"  {name:<8} {row['steps_total']:7.1f} s  {row['peak_rss_mb']:6.0f} MB  AUC {row['roc_auc']:.3f}",
+          flush=True)
+    return row
+
+
+def table(rows: list[dict], skipped: list[str]) -> str:
+    head = f"{'flows':>9} {'config':<8} " + " ".join(f"{s.removeprefix('flow_'):>8}" for s in STEPS)
+    lines = [head + f" {'total s':>8} {'process':>8} {'RSS MB':>7} {'AUC':>6} {'AP':>6} {'P@250':>6} {'R@250':>6} {'load':>5}"]
+    for r in rows:
+        lines.append(f"{r['flows']:>9} {r['config']:<8} " + " ".join(f"{r['steps'].get(s, float('nan')):8.1f}" for s in STEPS)
+                     + f" {r['steps_total']:8.1f} {r['process_seconds']:8.1f} {r['peak_rss_mb']:7.0f}"
+                     f" {r['roc_auc']:6.3f} {r['average_precision']:6.3f} {r['precision_at_250']:6.3f}"
+                     f" {r['recall_at_250']:6.3f} {r['load_avg']:5.1f}")
+    for flows in sorted({r["flows"] for r in rows}):
+        pair = {r["config"]: r for r in rows if r["flows"] == flows}
+        if len(pair) == 2:
+            c, o = pair["classic"], pair["ours"]
+            ratio = c["steps_total"] / o["steps_total"]
+            verdict = "met" if ratio >= GOAL_RATIO and o["roc_auc"] >= c["roc_auc"] else "NOT met"
+            lines.append(f"{flows:>9} classic/ours: steps {ratio:.2f}x, model {c['steps']['flow_model'] / o['steps']['flow_model']:.2f}x, "
+                         f"process {c['process_seconds'] / o['process_seconds']:.2f}x; AUC {o['roc_auc']:.3f} vs "
+                         f"{c['roc_auc']:.3f}; goal >= {GOAL_RATIO:.0f}x at equal or better AUC: {verdict}")
+    ours = sorted((r for r in rows if r["config"] == "ours"), key=lambda r: r["flows"])
+    for a, b in zip(ours, ours[1:]):
+        lines.append(f"ours {a['flows']} -> {b['flows']} flows ({b['flows'] / a['flows']:.0f}x): time "
+                     f"{b['steps_total'] / a['steps_total']:.2f}x, peak RSS {b['peak_rss_mb'] / a['peak_rss_mb']:.2f}x")
+    lines += [f"skipped: {s}" for s in skipped]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--flows", type=int, help="a single size (same as --sizes N)")
+    parser.add_argument("--sizes", default="100000,1000000,5000000")
+    parser.add_argument("--work", default="/tmp/spot-bench-ml", help="kept between runs: data is reused")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--em-limit", type=float, default=900.0, help="skip classic beyond this many seconds")
+    args = parser.parse_args()
+    sizes = [args.flows] if args.flows else sorted(int(s) for s in args.sizes.split(","))
+    work = Path(args.work)
+    rows, skipped = [], []
+    print(f"load average at start: {os.getloadavg()}, {os.cpu_count()} cores", flush=True)
+    for flows in sizes:
+        print(f"{flows} flows", flush=True)
+        size_dir = work / str(flows)
+        home, labels = prepare(size_dir, flows, args.seed)
+        previous = [r for r in rows if r["config"] == "classic"]
+        for name, ml in CONFIGS.items():
+            if name == "classic" and previous and flows > ALWAYS_COMPARED:
+                last = previous[-1]
+                expected = last["steps_total"] * flows / last["flows"]
+                if expected > args.em_limit:
+                    skipped.append(f"classic at {flows} flows: about {expected:.0f} s expected "
+                                   f"({last['steps_total']:.0f} s at {last['flows']} flows, scaled linearly) "
+                                   f"> --em-limit {args.em_limit:.0f} s")
+                    print(f"  {skipped[-1]}", flush=True)
+                    continue
+            rows.append(bench_config(size_dir, home, labels, flows, name, ml))
+        (work / "ml.json").write_text(json.dumps({"rows": rows, "skipped": skipped}, indent=2))
+    print()
+    print(table(rows, skipped))
+    print(f"load average at end: {os.getloadavg()}; results in {work / 'ml.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,162 @@
+"""The suspicious grid and the details tables (AG Grid), and the rows they show.
+
+``grid_rows`` keeps every column of a row (callbacks need them: scoring keys, score, context) and adds
+display fields: the time as text, and for each IP or name its badge class and the hover text of its
+reputation shield and geolocation globe. The icons themselves are drawn by the cell renderers in
+``assets/dashAgGridComponentFunctions.js``; without reputation or geolocation columns they are absent.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import dash_ag_grid as dag
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from spot_dash import data
+
+SUSPICIOUS = "suspicious-grid"
+DETAILS = "details-grid"
+
+
+def _col(field: str, header: str, **more) -> dict:
+    return {"field": field, "headerName": header, **more}
+
+
+def _num(field: str, header: str, **more) -> dict:
+    return _col(field, header, type="numericColumn", filter="agNumberColumnFilter",
+                valueFormatter={"function": "spotNumber(params.value)"}, **more)
+
+
+def _ip(field: str, header: str, side: str | None = None) -> dict:
+    return _col(field, header, cellRenderer="IpCell", cellRendererParams={"side": side or field}, minWidth=185)
+
+
+def _score() -> dict:
+    return _col("score", "Score", type="numericColumn", filter="agNumberColumnFilter", sort="asc",
+                valueFormatter={"function": "spotScore(params.value)"}, maxWidth=120)
+
+
+def _time() -> dict:
+    return _col("time", "Time (UTC)", minWidth=165, maxWidth=180, cellDataType="text")
+
+
+def _named(view_columns: set[str], field: str, header: str) -> dict:
+    """The enrichment's readable name of a code (``dns_qry_type_name``) when present, else the code."""
+    return _col(f"{field}_name" if f"{field}_name" in view_columns else field, header, maxWidth=140)
+
+
+def column_defs(data_type: str, columns: set[str]) -> list[dict]:
+    if data_type == "flow":
+        return [
+            _num("rank", "Rank", maxWidth=90), _time(), _ip("sip", "Source IP", "src"), _ip("dip", "Destination IP", "dst"),
+            _num("sport", "Src port", maxWidth=110), _num("dport", "Dst port", maxWidth=110),
+            _col("proto", "Protocol", maxWidth=110), _num("ipkt", "In pkts", maxWidth=110),
+            _num("ibyt", "In bytes", maxWidth=120), _num("opkt", "Out pkts", maxWidth=110),
+            _num("obyt", "Out bytes", maxWidth=120), _score(),
+        ]
+    if data_type == "dns":
+        return [
+            _time(), _ip("ip_dst", "Client IP", "client"),
+            _col("dns_qry_name", "Query", cellRenderer="RepCell", minWidth=240, flex=2),
+            _named(columns, "dns_qry_class", "Class"), _named(columns, "dns_qry_type", "Type"),
+            _named(columns, "dns_qry_rcode", "Response"), _score(),
+        ]
+    return [
+        _time(), _ip("clientip", "Client IP", "client"), _col("reqmethod", "Method", maxWidth=110),
+        _col("host", "Host", cellRenderer="RepCell", minWidth=180), _col("webcat", "Web category", maxWidth=170),
+        _named(columns, "respcode", "Response"), _col("fulluri", "URI", minWidth=260, flex=2,
+                                                      tooltipField="fulluri"), _score(),
+    ]
+
+
+def _jsonable(value):
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    if isinstance(value, (dt.date, dt.time)):
+        return value.isoformat()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _rep_text(services: list[tuple[str, str]]) -> str:
+    return "Reputation: " + "; ".join(f"{s}: {label}" for s, label in services) if services else ""
+
+
+def grid_rows(table: pa.Table, data_type: str) -> list[dict]:
+    ids = data.row_ids(table).to_pylist()
+    times = [ts.strftime("%Y-%m-%d %H:%M:%S") if ts else "" for ts in table["ts"].to_pylist()]
+    rows = [{k: _jsonable(v) for k, v in row.items()} for row in table.to_pylist()]
+    if data_type == "flow":
+        sides = {"src": ("sip", "srcip_internal", "src_rep", "src_geoloc", "src_domain"),
+                 "dst": ("dip", "dstip_internal", "dst_rep", "dst_geoloc", "dst_domain")}
+    else:
+        sides = {"client": ("ip_dst" if data_type == "dns" else "clientip", "client_internal", None, "client_geoloc",
+                            "client_domain")}
+    for side, (ip_col, flag_col, rep_col, geo_col, domain_col) in sides.items():
+        internal = data.internal_flags(table, ip_col, flag_col)
+        for row, flag in zip(rows, internal):
+            level, services = data.parse_reputation(row.get(rep_col)) if rep_col else (-1, [])
+            geo = " · ".join(x for x in (row.get(geo_col), row.get(domain_col)) if x) if geo_col else ""
+            row[f"{side}_badge"] = "internal" if flag else f"rep{level + 1}"
+            row[f"{side}_rep_tip"] = "" if flag else _rep_text(services)
+            row[f"{side}_geo_tip"] = "" if flag else (f"Location: {geo}" if geo else "")
+    rep_col = data.REPUTATION[data_type][0]
+    for row, row_id, time in zip(rows, ids, times):
+        row["_id"], row["time"] = row_id, time
+        if data_type != "flow":
+            level, services = data.parse_reputation(row.get(rep_col))
+            row["rep_badge"], row["rep_tip"] = f"rep{level + 1}", _rep_text(services)
+    return rows
+
+
+GRID_OPTIONS = {
+    "rowSelection": {"mode": "singleRow", "checkboxes": False, "enableClickSelection": True},
+    "animateRows": False,
+    "tooltipShowDelay": 300,
+    "rowHeight": 34,
+    "headerHeight": 36,
+    "floatingFiltersHeight": 34,
+}
+
+
+def suspicious_grid() -> dag.AgGrid:
+    return dag.AgGrid(
+        id=SUSPICIOUS, rowData=[], columnDefs=[], getRowId="params.data._id",
+        defaultColDef={"sortable": True, "filter": True, "floatingFilter": True, "resizable": True,
+                       "suppressHeaderMenuButton": True, "minWidth": 90, "flex": 1},
+        dashGridOptions=GRID_OPTIONS, className="ag-theme-quartz spot-grid", style={"height": "100%"},
+    )
+
+
+DETAIL_HEADERS = {
+    "ts": "Time (UTC)", "sip": "Source IP", "dip": "Destination IP", "sport": "Src port", "dport": "Dst port",
+    "proto": "Protocol", "flag": "Flags", "stos": "ToS", "ibyt": "In bytes", "ipkt": "In pkts", "obyt": "Out bytes",
+    "opkt": "Out pkts", "rip": "Router IP", "input": "In iface", "output": "Out iface", "frame_len": "Length",
+    "ip_dst": "Client IP", "ip_src": "Server IP", "dns_qry_name": "Query", "dns_qry_class": "Class",
+    "dns_qry_type": "Type", "dns_qry_rcode": "Rcode", "dns_a": "Answer", "clientip": "Client IP", "host": "Host",
+    "webcat": "Web category", "respcode": "Response", "reqmethod": "Method", "useragent": "User agent",
+    "resconttype": "MIME type", "referer": "Referer", "uriport": "URI port", "serverip": "Server IP",
+    "scbytes": "Server bytes", "csbytes": "Client bytes", "fulluri": "Full URI",
+}
+_NUMERIC = {"sport", "dport", "stos", "ibyt", "ipkt", "obyt", "opkt", "input", "output", "frame_len", "scbytes",
+            "csbytes", "dns_qry_type", "dns_qry_rcode"}
+
+
+def details_grid(table: pa.Table) -> dag.AgGrid:
+    columns = [(_num if c in _NUMERIC else _col)(c, DETAIL_HEADERS.get(c, c), tooltipField=c, minWidth=110,
+                                                 **({"cellDataType": "text"} if c == "ts" else {}))
+               for c in table.column_names]
+    if "ts" in table.column_names:
+        table = table.set_column(table.column_names.index("ts"), "ts",
+                                 pc.utf8_slice_codeunits(pc.strftime(table["ts"], "%Y-%m-%d %H:%M:%S"), 0, 19))
+    rows = [{k: _jsonable(v) for k, v in row.items()} for row in table.to_pylist()]
+    return dag.AgGrid(
+        id=DETAILS, rowData=rows, columnDefs=columns,
+        defaultColDef={"sortable": True, "resizable": True, "filter": True},
+        dashGridOptions={"animateRows": False, "rowHeight": 30, "headerHeight": 34, "tooltipShowDelay": 300},
+        columnSize="autoSize", className="ag-theme-quartz spot-grid", style={"height": "100%"},
+    )

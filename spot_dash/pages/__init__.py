@@ -1,0 +1,1 @@
+"""One module per dashboard page (Dash Pages imports them; each registers itself)."""

@@ -1,0 +1,165 @@
+"""A tiny lake for the dashboard tests (no Spark): one day of events, suspicious lists and an ingest
+summary per data type, written with ``LakeResource`` the way the assets lay them out. Also the
+headless Chrome the browser tests run in, so plain ``pytest`` runs them without extra flags."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+from resources.config import SpotConfig
+from resources.lake import LakeResource
+from spot_assets import schemas
+
+DAY = dt.date(2024, 7, 8)
+START = dt.datetime(2024, 7, 8, 10, 0, tzinfo=dt.timezone.utc)
+CHROME_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+                "--window-size=1440,1000"]
+
+
+def pytest_setup_options():
+    from selenium.webdriver.chrome.options import Options
+
+    options = Options()
+    options.binary_location = "/usr/bin/chromium"
+    for flag in CHROME_FLAGS:
+        options.add_argument(flag)
+    return options
+
+
+def _events(data_type: str, columns: dict) -> pa.Table:
+    n = len(columns["ts"])
+    columns = {**columns, "source_file": [f"{data_type}-file"] * n, "record": list(range(1, n + 1))}
+    return schemas.conform(pa.table(columns), schemas.EVENTS[data_type])
+
+
+def flow_events() -> pa.Table:
+    """Background traffic plus two pairs the tests look at: 10.0.0.5 <-> 203.0.113.9 (three flows in
+    10:15, one back, one in 10:16) and 10.0.0.7 -> 198.51.100.20 (two in 11:02), and six more peers
+    of 10.0.0.5 in hour 12."""
+    rng = np.random.default_rng(7)
+    rows = []
+    for i in range(200):
+        rows.append((START + dt.timedelta(seconds=int(rng.integers(0, 7200))), f"10.0.1.{rng.integers(1, 30)}",
+                     f"192.0.2.{rng.integers(1, 40)}", int(rng.integers(20000, 40000)), 443, int(rng.integers(100, 5000))))
+    at = lambda h, m, s: START.replace(hour=h, minute=m, second=s)  # noqa: E731
+    rows += [(at(10, 15, 5), "10.0.0.5", "203.0.113.9", 50001, 4444, 1200),
+             (at(10, 15, 20), "10.0.0.5", "203.0.113.9", 50002, 4444, 800),
+             (at(10, 15, 40), "10.0.0.5", "203.0.113.9", 50003, 4444, 400),
+             (at(10, 15, 30), "203.0.113.9", "10.0.0.5", 4444, 50001, 9000),
+             (at(10, 16, 10), "10.0.0.5", "203.0.113.9", 50004, 4444, 100),
+             (at(11, 2, 1), "10.0.0.7", "198.51.100.20", 40000, 53, 300),
+             (at(11, 2, 9), "10.0.0.7", "198.51.100.20", 40001, 53, 310)]
+    # 10.0.0.5's other peers that day (not listed): its chord diagram has more than one ribbon
+    rows += [(at(12, 5 * k, 0), "10.0.0.5", f"192.0.2.{100 + k}", 51000 + k, 443, 3000 * (k + 1)) for k in range(5)]
+    rows += [(at(12, 40, 0), "198.51.100.7", "10.0.0.5", 443, 52000, 20000)]
+    ts, sip, dip, sport, dport, ibyt = zip(*rows)
+    return _events("flow", {"ts": pa.array(ts, schemas.TS), "sip": sip, "dip": dip, "sport": sport, "dport": dport,
+                            "proto": ["TCP"] * len(rows), "ibyt": ibyt, "ipkt": [b // 100 + 1 for b in ibyt],
+                            "obyt": [b // 2 for b in ibyt], "opkt": [1] * len(rows)})
+
+
+def dns_events() -> pa.Table:
+    rows = []
+    for i in range(60):
+        rows.append((START + dt.timedelta(minutes=i), f"10.0.2.{i % 6 + 1}", f"www{i % 5}.example.com", "93.184.216.34"))
+    rows += [(START + dt.timedelta(minutes=30, seconds=s), "10.0.2.9", "x7f3k9q.badcdn.xyz", a)
+             for s, a in ((1, "203.0.113.50"), (2, "203.0.113.51"))]
+    rows += [(START + dt.timedelta(minutes=40), "10.0.2.9", "c2.evil.example.net", "198.51.100.66")]
+    ts, client, name, answer = zip(*rows)
+    return _events("dns", {"ts": pa.array(ts, schemas.TS), "ip_dst": client, "ip_src": ["10.0.0.53"] * len(rows),
+                           "dns_qry_name": name, "dns_qry_class": ["0x00000001"] * len(rows),
+                           "dns_qry_type": [1] * len(rows), "dns_qry_rcode": [0] * len(rows), "dns_a": answer,
+                           "frame_len": [90] * len(rows)})
+
+
+def proxy_events() -> pa.Table:
+    rows = []
+    for i in range(40):
+        rows.append((START + dt.timedelta(minutes=i), f"10.0.3.{i % 4 + 1}", "GET", "news.example.com", f"/a/{i % 3}"))
+    rows += [(START + dt.timedelta(minutes=20, seconds=s), "10.0.3.9", "POST", "upload.badhost.xyz", "/gate.php")
+             for s in (1, 2, 3)]
+    ts, client, method, host, path = zip(*rows)
+    return _events("proxy", {"ts": pa.array(ts, schemas.TS), "clientip": client, "reqmethod": method, "host": host,
+                             "uripath": path, "fulluri": [f"http://{h}{p}" for h, p in zip(host, path)],
+                             "useragent": ["Mozilla/5.0 (test)"] * len(rows), "resconttype": ["text/html"] * len(rows),
+                             "serverip": ["192.0.2.80"] * len(rows), "scbytes": [2048] * len(rows),
+                             "csbytes": [512] * len(rows), "respcode": ["200"] * len(rows),
+                             "webcat": ["News"] * len(rows)})
+
+
+EVENTS = {"flow": flow_events, "dns": dns_events, "proxy": proxy_events}
+# The suspicious list of each type: the rows the tests look at, most suspicious first, then background rows.
+SUSPICIOUS = {
+    "flow": lambda t: pc.or_(pc.is_in(t["sport"], pa.array([50001, 50002, 4444], pa.int32())), pc.equal(t["dport"], 53)),
+    "dns": lambda t: pc.equal(t["ip_dst"], "10.0.2.9"),
+    "proxy": lambda t: pc.equal(t["clientip"], "10.0.3.9"),
+}
+BACKGROUND_LISTED = 20
+
+
+def suspicious_of(data_type: str, events: pa.Table) -> pa.Table:
+    picked = SUSPICIOUS[data_type](events)
+    chosen = pa.concat_tables([events.filter(picked), events.filter(pc.invert(picked)).slice(0, BACKGROUND_LISTED)])
+    chosen = chosen.select(schemas.ML_COLUMNS[data_type])
+    scores = pa.array(np.geomspace(1e-7, 1e-3, chosen.num_rows))
+    return chosen.append_column("word", pa.array(["w"] * chosen.num_rows)).append_column("score", scores)
+
+
+def ingest_summary(events: pa.Table) -> pa.Table:
+    minute = pc.floor_temporal(events["ts"], unit="minute")
+    counts = pa.table({"minute": minute}).group_by("minute").aggregate([("minute", "count")]).sort_by("minute")
+    return pa.table({"minute": counts["minute"], "tdate": pc.strftime(counts["minute"], "%Y-%m-%d %H:%M"),
+                     "total": counts["minute_count"]}, schema=schemas.INGEST_SUMMARY)
+
+
+def write_day(lake: LakeResource, data_type: str, day: dt.date = DAY) -> pa.Table:
+    events = EVENTS[data_type]()
+    hours = pc.hour(events["ts"])
+    for hour in sorted(set(hours.to_pylist())):
+        lake.write_part(f"{data_type}_events", day, "f1", events.filter(pc.equal(hours, hour)), hour)
+    lake.replace_day(f"{data_type}_suspicious", day, suspicious_of(data_type, events))
+    lake.replace_day(f"{data_type}_ingest_summary", day, ingest_summary(events))
+    return events
+
+
+REPUTATION = {"203.0.113.9": "ti:High:3::fb:MALICIOUS:3", "198.51.100.20": "ti:Medium:2"}
+
+
+def write_flow_enriched(lake: LakeResource, day: dt.date = DAY) -> pa.Table:
+    """``flow_enriched`` as the OA step names it (Spot's srcip/dstip/ml_score), with geolocation and
+    reputation of the external addresses, so the grid shows its shields and globes."""
+    listed = lake.read_day("flow_suspicious", day)
+    n = listed.num_rows
+
+    def side(column: str, prefix: str) -> dict:
+        ips = listed[column].to_pylist()
+        outside = [not ip.startswith("10.") for ip in ips]
+        return {f"{prefix}ip_internal": pa.array([int(not o) for o in outside], pa.int32()),
+                f"{prefix}_geoloc": pa.array(["US;Ashburn Example Transit" if o else None for o in outside]),
+                f"{prefix}_domain": pa.array(["example-transit.net" if o else None for o in outside]),
+                f"{prefix}_rep": pa.array([REPUTATION.get(ip, "ti:NONE:0") if o else None for ip, o in zip(ips, outside)])}
+
+    columns = {{"sip": "srcip", "dip": "dstip", "score": "ml_score"}.get(c, c): listed[c] for c in listed.column_names}
+    columns["rank"] = pa.array(range(n), pa.int32())
+    columns.update(side("sip", "src"))
+    columns.update(side("dip", "dst"))
+    enriched = pa.table(columns)
+    lake.replace_day("flow_enriched", day, enriched)
+    return enriched
+
+
+@pytest.fixture
+def dash_config(tmp_path) -> SpotConfig:
+    """A home whose lake holds one day of every type (flows enriched, DNS and proxy as the ML wrote them)."""
+    cfg = SpotConfig.model_validate({"home": str(tmp_path / "home"), "dashboard": {"analyst": "tester"}})
+    lake = LakeResource(root=cfg.lake_root)
+    for data_type in EVENTS:
+        write_day(lake, data_type)
+    write_flow_enriched(lake)
+    return cfg
