@@ -26,3 +26,5 @@ bench: setup
 	$(PY) bench/flow_decode.py
 	$(PY) bench/dns_decode.py
 	$(PY) bench/simulate.py
+	$(PY) bench/investigate.py
+	$(PY) bench/dashboard.py

@@ -1,6 +1,6 @@
 """Shared pieces of the machine-learning benchmarks: a Spot home with its own `spot.toml`, the `spot`
 command in a fresh process, the graph's ML assets run in a fresh process with per-step times, and
-the peak memory of a whole process tree (Python, the Spark JVM and its Python workers).
+the peak memory and CPU time of a whole process tree (Python, the Spark JVM and its Python workers).
 
 Each measured configuration runs in its own process so that the JVM's memory and warm-up belong
 to that configuration alone.
@@ -21,6 +21,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 ML_ASSETS = ("{t}_words", "{t}_model", "{t}_scores", "{t}_suspicious")
 PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
+TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def write_config(path: Path, home: Path, spark: dict | None = None, ml: dict | None = None) -> Path:
@@ -37,18 +38,17 @@ def write_config(path: Path, home: Path, spark: dict | None = None, ml: dict | N
     return path
 
 
-def spot(config: Path, *args: str, capture: bool = False) -> str:
-    """Run `spot --config CONFIG ARGS...` in a fresh process; its output when ``capture``."""
+def spot(config: Path, *args) -> None:
+    """Run `spot --config CONFIG ARGS...` in a fresh process; its output only when it fails."""
     cmd = [sys.executable, "-m", "spot_assets.cli", "--config", str(config), *map(str, args)]
     done = subprocess.run(cmd, cwd=REPO, text=True, capture_output=True)
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
-    return done.stdout if capture else ""
 
 
-def _tree_rss_kb(root: int) -> int:
-    """Resident memory of ``root`` and all its descendants, from /proc."""
-    parents, rss = {}, {}
+def _tree(root: int) -> dict[int, tuple[int, float]]:
+    """(resident kB, CPU seconds so far) of ``root`` and each of its descendants, from /proc."""
+    parents, usage = {}, {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -59,33 +59,37 @@ def _tree_rss_kb(root: int) -> int:
             continue
         fields = stat[stat.rindex(")") + 2:].split()
         pid = int(entry)
-        parents[pid], rss[pid] = int(fields[1]), int(fields[21]) * PAGE_KB
-    total = 0
-    for pid in rss:
+        parents[pid] = int(fields[1])
+        usage[pid] = (int(fields[21]) * PAGE_KB, (int(fields[11]) + int(fields[12])) / TICKS)
+    tree = {}
+    for pid in usage:
         p = pid
         while p > 1 and p != root:
             p = parents.get(p, 0)
         if p == root:
-            total += rss[pid]
-    return total
+            tree[pid] = usage[pid]
+    return tree
 
 
 @dataclass
 class Measured:
     seconds: float  # the process, start to end (Python and JVM start-up included)
     peak_rss_mb: float  # the whole process tree, sampled every ``interval`` seconds
-    stdout: str
+    cpu_seconds: float  # user + system of the tree, as last sampled per process (a busy machine stretches
+    stdout: str         # wall time far more than CPU time, so this compares configurations more fairly)
 
 
 def measure(cmd: list[str], interval: float = 0.25) -> Measured:
-    """Run ``cmd``, sampling the peak resident memory of its process tree."""
+    """Run ``cmd``, sampling the peak resident memory and the CPU time of its process tree."""
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=REPO, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    peak = [0]
+    peak, cpu = [0], {}
 
     def sample() -> None:
         while proc.poll() is None:
-            peak[0] = max(peak[0], _tree_rss_kb(proc.pid))
+            tree = _tree(proc.pid)
+            peak[0] = max(peak[0], sum(rss for rss, _ in tree.values()))
+            cpu.update({pid: seconds for pid, (_, seconds) in tree.items()})
             time.sleep(interval)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -95,10 +99,11 @@ def measure(cmd: list[str], interval: float = 0.25) -> Measured:
     seconds = time.perf_counter() - start
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{out[-3000:]}\n{err[-3000:]}")
-    return Measured(seconds, peak[0] / 1024, out)
+    return Measured(seconds, peak[0] / 1024, sum(cpu.values()), out)
 
 
-def run_assets(config: Path, day: dt.date, data_type: str, assets: tuple[str, ...] = ML_ASSETS) -> tuple[Measured, dict]:
+def run_assets(config: Path, day: dt.date, data_type: str,
+               assets: tuple[str, ...] = ML_ASSETS) -> tuple[Measured, dict]:
     """Materialize ``assets`` of one day in a fresh process; (process measure, seconds per Dagster step)."""
     names = ",".join(a.format(t=data_type) for a in assets)
     measured = measure([sys.executable, __file__, "--config", str(config), "--date", day.isoformat(),

@@ -43,7 +43,6 @@ IOT23_CAPTURES = ("20-1", "21-1", "42-1", "8-1", "34-1")
 LABELS = {"malicious": 1, "benign": 0}
 COLUMNS = ("events", "positives", "roc_auc", "average_precision", "precision_at_10", "precision_at_50",
            "precision_at_100", "precision_at_250", "recall_at_250", "scored_without_label", "labels_without_score")
-LANDED = re.compile(r"^landed .* -> \w+ (\d{4}-\d{2}-\d{2})", re.M)
 
 
 def row(dataset: str, case: str, data_type: str, day: dt.date, report: dict) -> dict:
@@ -68,7 +67,8 @@ def simulated(work: Path, flows: int, hosts: int, seed: int) -> list[dict]:
         spot(config, "run", "--date", day)
         for data_type in ("flow", "dns", "proxy"):
             labels = pq.read_table(home / "labels" / data_type / f"{day}.parquet")
-            rows.append(row("sim", f"seed {seed}, {flows} flows", data_type, day, evaluate_day(home, data_type, day, labels)))
+            report = evaluate_day(home, data_type, day, labels)
+            rows.append(row("sim", f"seed {seed}, {flows} flows", data_type, day, report))
     return rows
 
 
@@ -120,7 +120,8 @@ def iot23(work: Path, root: Path) -> list[dict]:
         path = files[0]  # one format per capture is enough (a TSV and its CSV copy hold the same flows)
         home = work / "iot23" / capture
         config = write_config(work / "iot23" / f"{capture}.toml", home)
-        days = sorted({dt.date.fromisoformat(d) for d in LANDED.findall(spot(config, "ingest", "flow", path, capture=True))})
+        spot(config, "ingest", "flow", path)
+        days = LakeResource(root=str(home / "lake")).days("flow_events")  # the capture's own home: its days
         labels = zeek_labels(path)
         for day in days:
             run_assets(config, day, "flow")
@@ -131,7 +132,8 @@ def iot23(work: Path, root: Path) -> list[dict]:
 # ----- (c) DNS tunnels mixed into a benign DNS day
 
 def _first_packet(path: Path) -> float:
-    out = subprocess.run(["capinfos", "-T", "-r", "-S", "-a", str(path)], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(["capinfos", "-T", "-r", "-S", "-a", str(path)],
+                         capture_output=True, text=True, check=True).stdout
     return float(out.strip().splitlines()[-1].split("\t")[-1])
 
 
@@ -147,7 +149,8 @@ def tunnel_onto(path: Path, day: dt.date, out: Path) -> Path:
 
 def tunnel_labels(path: Path) -> pa.Table:
     """Every DNS response of ``path`` is an attack, by file name and packet number."""
-    out = subprocess.run(["tshark", "-r", str(path), "-Y", "dns.flags.response == 1", "-T", "fields", "-e", "frame.number"],
+    out = subprocess.run(["tshark", "-r", str(path), "-Y", "dns.flags.response == 1",
+                          "-T", "fields", "-e", "frame.number"],
                          capture_output=True, text=True, check=True).stdout
     records = [int(x) for x in out.split()]
     return pa.table({"file": pa.array([path.name] * len(records), pa.string()),
@@ -164,7 +167,8 @@ def dns_tunnels(work: Path, root: Path, flows: int, hosts: int, seed: int) -> li
         spot(write_config(work / "dns" / "simulate.toml", work / "dns" / "simhome"), "simulate", "--date", DAY,
              "--flows", flows, "--hosts", hosts, "--seed", seed, "--scenarios", "none", "--out", benign)
     benign_labels = pq.read_table(benign / "labels" / "dns" / f"{DAY}.parquet").select(["file", "record", "label"])
-    benign_labels = benign_labels.cast(pa.schema([("file", pa.string()), ("record", pa.int64()), ("label", pa.int64())]))
+    benign_labels = benign_labels.cast(pa.schema([("file", pa.string()), ("record", pa.int64()),
+                                                  ("label", pa.int64())]))
     rows = []
     for pcap in pcaps:
         home = work / "dns" / pcap.stem
@@ -205,7 +209,8 @@ def main() -> int:
         print("(a) simulated days", flush=True)
         rows += simulated(work, args.flows, args.hosts, args.seed)
     for name, folder, fn in (("iot23", "iot23-labeled-conn", lambda root: iot23(work, root)),
-                             ("dns", "dns-pcaps", lambda root: dns_tunnels(work, root, args.flows // 2, args.hosts, args.seed))):
+                             ("dns", "dns-pcaps",
+                              lambda root: dns_tunnels(work, root, args.flows // 2, args.hosts, args.seed))):
         if name not in only:
             continue
         root = datasets / folder

@@ -89,7 +89,8 @@ def main() -> int:
     results = work / "ml.json"
     spark = None
     if results.exists():
-        rows = [r for r in json.loads(results.read_text())["rows"] if r["flows"] == args.flows and r["config"] == "ours"]
+        rows = [r for r in json.loads(results.read_text())["rows"]
+                if r["flows"] == args.flows and r["config"] == "ours"]
         spark = rows[-1]["steps"].get("flow_scoring") if rows else None
     if spark is None:
         print(f"(iii) skipped: no bench/ml.py result for {args.flows} flows in {results}")

@@ -80,7 +80,6 @@ class MLConfig(_Section):
     seed: int = 42
     dupfactor: int = Field(1000, ge=1, description="DUPFACTOR: copies of each low-risk rating in training")
     feedback_days: int = Field(7, ge=0, description="earlier days whose ratings of 3 feed a model")
-    precision: Literal[32, 64] = 64
 
 
 class DnsConfig(_Section):

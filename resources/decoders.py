@@ -68,7 +68,7 @@ class DecoderResource(dg.ConfigurableResource):
         )
 
     def map(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
-        """``fn`` over ``items`` in worker processes, results in completion-independent input order."""
+        """``fn`` over ``items`` in worker processes; results come back in the order of ``items``."""
         items = list(items)
         workers = min(self.workers or os.cpu_count() or 1, len(items))
         if workers <= 1:

@@ -143,6 +143,9 @@ class AnalystStore:
         self.url = url
         self.writable = writable
         self.absent = not writable and _sqlite_file_missing(url)
+        parsed = sa.engine.make_url(url)
+        if writable and parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         self.engine = _engine(url)
         if writable:
             self.migrate()

@@ -19,11 +19,11 @@ import pyarrow.parquet as pq
 from resources.config import ConfigError, SpotConfig, load_config
 from resources.decoders import ToolError
 from resources.lake import LakeResource
-from spot_assets import schemas
+from spot_assets import demo, schemas
 from spot_assets.ingest import formats, manifest
 from spot_assets.ingest.landing import day_of, land
 from spot_assets.ml.evaluate import evaluate
-from spot_assets import demo
+from spot_assets.oa.storyboard import storyboard_dir
 from spot_assets.runs import materialize_day, prepare_dagster_home
 from spot_assets.simulation import cli as simulation_cli
 
@@ -33,10 +33,9 @@ EXPORTABLE = {
     "events": lambda t: schemas.EVENTS[t],
     "rejects": lambda t: schemas.REJECTS,
     "ingest_summary": lambda t: schemas.INGEST_SUMMARY,
-    # Written by Spark: their schema is what the files say.
-    "words": lambda t: None,
-    "scores": lambda t: None,
-    "suspicious": lambda t: None,
+    # Their schema is what the files say (Spark, or the enrichment and details builders, wrote them).
+    **{name: (lambda t: None) for name in ("words", "scores", "suspicious", "enriched", "details",
+                                             "chords", "dendro")},
 }
 # A spreadsheet executes a cell that starts with one of these: neutralise them in CSV exports.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -109,10 +108,28 @@ def _neutralise(table: pa.Table) -> pa.Table:
     return pa.Table.from_arrays(columns, names=table.column_names)
 
 
+def _export_storyboard(lake: LakeResource, data_type: str, day: dt.date, out: Path) -> int:
+    """The day's briefing and every threat's artifacts, as one JSON document."""
+    folder = storyboard_dir(lake, data_type, day)
+    briefing = lake.read_json(f"{folder}/briefing.json")
+    if briefing is None:
+        raise FileNotFoundError(f"no {data_type} storyboard for {day}: save a threat, then materialize {data_type}_storyboard")
+    artifacts = {entry.rsplit("/", 1)[1]: {f.rsplit("/", 1)[1]: lake.read_json(f) for f in lake.listdir(entry)}
+                 for entry in lake.listdir(folder) if not entry.endswith(".json")}
+    out.write_text(json.dumps({"briefing": briefing, "artifacts": artifacts}, indent=1))
+    print(f"wrote the {data_type} storyboard of {day} ({len(artifacts)} threat(s)) to {out}")
+    return 0
+
+
 def cmd_export(cfg: SpotConfig, args) -> int:
     lake = LakeResource(root=cfg.lake_root)
-    table = lake.read_day(f"{args.type}_{args.table}", args.date, EXPORTABLE[args.table](args.type))
     out = Path(args.out)
+    if args.table == "storyboard":
+        if out.suffix != ".json":
+            print("spot export: a storyboard exports as .json", file=sys.stderr)
+            return 2
+        return _export_storyboard(lake, args.type, args.date, out)
+    table = lake.read_day(f"{args.type}_{args.table}", args.date, EXPORTABLE[args.table](args.type))
     if out.suffix == ".parquet":
         pq.write_table(table, out)
     elif out.suffix == ".csv":
@@ -185,7 +202,7 @@ def parser() -> argparse.ArgumentParser:
     e = sub.add_parser("export", help="export one day of a table to CSV or Parquet")
     e.add_argument("type", choices=schemas.TYPES)
     e.add_argument("--date", type=_date, required=True)
-    e.add_argument("--table", choices=sorted(EXPORTABLE), required=True)
+    e.add_argument("--table", choices=sorted([*EXPORTABLE, "storyboard"]), required=True)
     e.add_argument("--out", required=True)
     e.set_defaults(fn=cmd_export)
 

@@ -14,6 +14,8 @@ from spot_assets.ingest.assets import ingest_assets
 from spot_assets.ingest.sensors import landing_sensor
 from spot_assets.ml.assets import ANALYST_STORE, ml_assets
 from spot_assets.oa.enrich_assets import enrich_assets
+from spot_assets.oa.sensors import threat_sensor
+from spot_assets.oa.story_assets import oa_story_assets
 from spot_assets.partitions import daily
 
 DAILY_JOB = "spot_daily"
@@ -44,9 +46,13 @@ def build_definitions(cfg: SpotConfig) -> dg.Definitions:
         job = dg.define_asset_job(f"{data_type}_ingest", selection=dg.AssetSelection.assets(*ingest),
                                   partitions_def=partitions,
                                   description=f"Landing, decoding and summary of {data_type} for one day.")
-        assets += ingest + ml_assets(data_type, partitions, cfg) + enrich_assets(data_type, partitions, cfg)
-        jobs.append(job)
-        sensors.append(landing_sensor(data_type, job, partitions))
+        story = oa_story_assets(data_type, partitions, cfg)
+        assets += ingest + ml_assets(data_type, partitions, cfg) + enrich_assets(data_type, partitions, cfg) + story
+        storyboard_job = dg.define_asset_job(f"{data_type}_storyboard_build", selection=[f"{data_type}_storyboard"],
+                                             partitions_def=partitions,
+                                             description=f"The {data_type} storyboard of a day, after a threat is saved.")
+        jobs += [job, storyboard_job]
+        sensors += [landing_sensor(data_type, job, partitions), threat_sensor(data_type, storyboard_job, partitions)]
     # The whole graph of a day in one run (one Spark session): what backfills and `spot run` use.
     jobs.append(dg.define_asset_job(DAILY_JOB, selection=dg.AssetSelection.all() - dg.AssetSelection.assets(ANALYST_STORE),
                                     partitions_def=partitions,

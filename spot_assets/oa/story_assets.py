@@ -17,7 +17,7 @@ from resources.config import SpotConfig
 from resources.lake import LakeResource
 from resources.store import AnalystStoreResource
 from spot_assets import schemas
-from spot_assets.ml.assets import ANALYST_STORE
+from spot_assets.ml.assets import ANALYST_STORE, EAGER
 from spot_assets.oa.details import DETAILS
 from spot_assets.oa.enrich import load_context, suspicious_schema
 from spot_assets.oa.files import Warnings
@@ -30,7 +30,7 @@ def oa_story_assets(data_type: str, partitions: dg.PartitionsDefinition, cfg: Sp
     cache_dir = cfg.home_path / "cache" / "reputation"
 
     @dg.asset(name=f"{data_type}_details", group_name=data_type, partitions_def=partitions, kinds={"parquet"},
-              deps=[dg.AssetKey(suspicious), events])
+              deps=[dg.AssetKey(suspicious), events], automation_condition=EAGER)
     def details(context: dg.AssetExecutionContext, lake: LakeResource):
         """What the dashboard shows under a suspicious row: the same-minute connections and chords
         (flow), the matching queries and each client's names (dns), the requests (proxy)."""

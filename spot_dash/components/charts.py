@@ -1,7 +1,9 @@
-"""Plotly figures: the chord diagram of one IP, the dendrogram of a DNS client's queries, the ingest
-summary. Geometry is computed here with numpy (plotly has no chord or dendrogram trace)."""
+"""Plotly figures: the chord diagram of one IP, dendrograms (a DNS client's queries, a threat's incident
+progression), the ingest summary. Geometry is computed here with numpy (plotly has no chord or dendrogram trace)."""
 
 from __future__ import annotations
+
+import html
 
 import numpy as np
 import plotly.graph_objects as go
@@ -18,10 +20,18 @@ PAD = 0.05  # radians between groups, as Spot's d3.layout.chord().padding(.05)
 INNER, OUTER = 1.0, 1.08
 
 
-def _base(height: int) -> go.Figure:
+def plain(value) -> str:
+    """Text from the data as plotly shows it: plotly reads ``<b>``, ``<br>`` and ``<a href>`` in labels and
+    hover text, so a query name or URI from the wire is escaped (plotly decodes the entities back)."""
+    return html.escape(str(value), quote=False)
+
+
+def base_figure(height: int) -> go.Figure:
     fig = go.Figure()
+    # The mode bar's default background derives from the (transparent) paper: a dark box over the card.
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=10, b=10), paper_bgcolor="rgba(0,0,0,0)",
-                      plot_bgcolor="rgba(0,0,0,0)", font=FONT, showlegend=False, hoverlabel=dict(font=FONT))
+                      plot_bgcolor="rgba(0,0,0,0)", font=FONT, showlegend=False, hoverlabel=dict(font=FONT),
+                      modebar=dict(bgcolor="rgba(255,255,255,0.85)", color="#9aa5b1", activecolor="#1f6feb"))
     return fig
 
 
@@ -61,7 +71,7 @@ def chord_layout(matrix: np.ndarray) -> tuple[list[tuple[float, float]], dict[tu
     return groups, ends
 
 
-def _bytes(n: float) -> str:
+def human_bytes(n: float) -> str:
     for unit in ("B", "KB", "MB", "GB", "TB"):
         if abs(n) < 1024 or unit == "TB":
             return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
@@ -70,7 +80,7 @@ def _bytes(n: float) -> str:
 
 
 def chord_figure(chord: Chord) -> go.Figure:
-    fig = _base(420)
+    fig = base_figure(420)
     groups, ends = chord_layout(chord.matrix)
     total = chord.matrix.sum()
     colour = {i: PALETTE[i % len(PALETTE)] for i in range(len(chord.labels))}
@@ -80,8 +90,8 @@ def chord_figure(chord: Chord) -> go.Figure:
         b0, b1 = ends[(j, i)]
         side_i, side_j = _arc(a0, a1, INNER), _arc(b0, b1, INNER)
         path = np.vstack([side_i, _bezier(side_i[-1], side_j[0]), side_j, _bezier(side_j[-1], side_i[0])])
-        text = (f"{chord.labels[i]} → {chord.labels[j]}: {_bytes(chord.matrix[i, j])}<br>"
-                f"{chord.labels[j]} → {chord.labels[i]}: {_bytes(chord.matrix[j, i])}")
+        text = (f"{chord.labels[i]} → {chord.labels[j]}: {human_bytes(chord.matrix[i, j])}<br>"
+                f"{chord.labels[j]} → {chord.labels[i]}: {human_bytes(chord.matrix[j, i])}")
         fig.add_trace(go.Scatter(x=path[:, 0], y=path[:, 1], fill="toself", mode="lines", line=dict(width=0.5, color="white"),
                                  fillcolor=colour[j if i == 0 else i], opacity=0.55, hoveron="fills",
                                  hoverinfo="text", text=text, name=""))
@@ -95,7 +105,7 @@ def chord_figure(chord: Chord) -> go.Figure:
         label = chord.labels[i]
         fig.add_trace(go.Scatter(x=ring[:, 0], y=ring[:, 1], fill="toself", mode="lines", fillcolor=colour[i],
                                  line=dict(width=0.5, color=colour[i]), hoveron="fills", hoverinfo="text", name="",
-                                 text=f"<b>{label}</b><br>sent {_bytes(sent)} · received {_bytes(received)}<br>{share:.1%} of the bytes"))
+                                 text=f"<b>{label}</b><br>sent {human_bytes(sent)} · received {human_bytes(received)}<br>{share:.1%} of the bytes"))
         if many and share <= 0.005 and i != 0:
             continue  # Spot hid the labels of small IPs when there were many
         mid = (a0 + a1) / 2
@@ -107,53 +117,74 @@ def chord_figure(chord: Chord) -> go.Figure:
     return fig
 
 
-def dendrogram_figure(tree: pa.Table, ip: str) -> go.Figure:
-    """Client → query names → answers, drawn left to right with elbow links."""
-    names = tree["dns_qry_name"].to_pylist()
-    answers = tree["dns_a"].to_pylist()
-    counts = tree["dns_a_count"].to_pylist()
-    order: dict[str, list[int]] = {}
-    for i, name in enumerate(names):
-        order.setdefault(name, []).append(i)
-    leaves, name_y, y = [], {}, 0
-    for name, rows in order.items():
-        ys = []
-        for i in rows:
-            leaves.append((i, y))
-            ys.append(y)
-            y += 1
-        name_y[name] = float(np.mean(ys))
-    root_y = float(np.mean(list(name_y.values()))) if name_y else 0.0
-    xs, ys = [], []
+def _tree_layout(root: dict) -> tuple[list[tuple[dict, int, float]], list[tuple[int, float, int, float]]]:
+    """Leaves one row apart in order, a parent midway between its children: (node, depth, y) per node
+    and (x0, y0, x1, y1) per link."""
+    nodes, links, rows = [], [], [0]
 
-    def link(x0, y0, x1, y1):
+    def place(node: dict, depth: int) -> float:
+        children = node.get("children") or []
+        if children:
+            ys = [place(child, depth + 1) for child in children]
+            y = float(np.mean(ys))
+            links.extend((depth, y, depth + 1, cy) for cy in ys)
+        else:
+            y = float(rows[0])
+            rows[0] += 1
+        nodes.append((node, depth, y))
+        return y
+
+    place(root, 0)
+    return nodes, links
+
+
+# Marker and label of each depth: the root, the middle levels, the leaves.
+TREE_STYLES = [dict(size=12, color="#f7a706", symbol="circle", textposition="middle left"),
+               dict(size=9, color="#5bc0de", symbol="diamond", textposition="top center"),
+               dict(size=7, color="#7b8794", symbol="circle", textposition="middle right")]
+
+
+def tree_figure(root: dict, styles: list[dict] = TREE_STYLES) -> go.Figure:
+    """A left-to-right dendrogram with elbow links of ``{"name", "hover", "children": [...]}``;
+    ``styles[d]`` draws depth ``d`` (the last style serves every deeper level)."""
+    nodes, links = _tree_layout(root)
+    depth = max(d for _, d, _ in nodes)
+    xs, ys = [], []
+    for x0, y0, x1, y1 in links:
         xm = (x0 + x1) / 2
         xs.extend([x0, xm, xm, x1, None])
         ys.extend([y0, y0, y1, y1, None])
-
-    for name, ny in name_y.items():
-        link(0, root_y, 1, ny)
-    for i, ly in leaves:
-        link(1, name_y[names[i]], 2, ly)
-    fig = _base(max(260, 22 * len(leaves) + 40))
+    leaves = sum(1 for n, _, _ in nodes if not n.get("children"))
+    fig = base_figure(max(260, 22 * leaves + 40))
     fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line=dict(color="#9aa5b1", width=1), hoverinfo="skip"))
-    fig.add_trace(go.Scatter(x=[0], y=[root_y], mode="markers+text", text=[f"<b>{ip}</b>"], textposition="middle left",
-                             marker=dict(size=12, color="#f7a706"), hoverinfo="text", hovertext=[f"client {ip}"]))
-    fig.add_trace(go.Scatter(x=[1] * len(name_y), y=list(name_y.values()), mode="markers+text", text=list(name_y),
-                             textposition="top center", marker=dict(size=9, color="#5bc0de", symbol="diamond"),
-                             hoverinfo="text", hovertext=[f"query {n}" for n in name_y]))
-    fig.add_trace(go.Scatter(x=[2] * len(leaves), y=[ly for _, ly in leaves], mode="markers+text",
-                             text=[answers[i] or "(no answer)" for i, _ in leaves], textposition="middle right",
-                             marker=dict(size=7, color="#7b8794"), hoverinfo="text",
-                             hovertext=[f"{names[i]} → {answers[i] or '(no answer)'}: {counts[i]}×" for i, _ in leaves]))
-    fig.update_layout(xaxis=dict(visible=False, range=[-0.9, 3.2]),
+    for d in range(depth + 1):
+        level = [(n, y) for n, nd, y in nodes if nd == d]
+        style = dict(styles[min(d, len(styles) - 1)])
+        if d == depth and d > 0:
+            style["textposition"] = "middle right"
+        fig.add_trace(go.Scatter(
+            x=[d] * len(level), y=[y for _, y in level], mode="markers+text", text=[n["name"] for n, _ in level],
+            textposition=style.pop("textposition"), marker=style, hoverinfo="text",
+            hovertext=[n.get("hover", n["name"]) for n, _ in level]))
+    fig.update_layout(xaxis=dict(visible=False, range=[-0.9, depth + 1.2]),
                       yaxis=dict(visible=False, autorange="reversed"), dragmode="pan")
     return fig
 
 
+def dendrogram_figure(tree: pa.Table, ip: str) -> go.Figure:
+    """Client → query names → answers."""
+    names, answers, counts = (tree[c].to_pylist() for c in ("dns_qry_name", "dns_a", "dns_a_count"))
+    by_name: dict[str, list[dict]] = {}
+    for name, answer, count in zip(map(plain, names), answers, counts):
+        answer = plain(answer) if answer else "(no answer)"
+        by_name.setdefault(name, []).append({"name": answer, "hover": f"{name} → {answer}: {count}×"})
+    return tree_figure({"name": f"<b>{plain(ip)}</b>", "hover": f"client {plain(ip)}",
+                        "children": [{"name": n, "hover": f"query {n}", "children": c} for n, c in by_name.items()]})
+
+
 def ingest_figure(series: pa.Table) -> go.Figure:
     """Records per minute, zoomable with the wheel and the range slider, draggable along time."""
-    fig = _base(440)
+    fig = base_figure(440)
     fig.add_trace(go.Scatter(x=series["minute"].to_pylist(), y=series["total"].to_pylist(), mode="lines",
                              fill="tozeroy", line=dict(color="#1f6feb", width=1), fillcolor="rgba(31,111,235,0.25)",
                              hovertemplate="%{x|%Y-%m-%d %H:%M} UTC<br>%{y:,} records<extra></extra>"))

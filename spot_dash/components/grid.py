@@ -146,16 +146,35 @@ _NUMERIC = {"sport", "dport", "stos", "ibyt", "ipkt", "obyt", "opkt", "input", "
             "csbytes", "dns_qry_type", "dns_qry_rcode"}
 
 
+# Expanded-search columns (spot_dash/threat_data.py) beyond the events' own.
+SEARCH_HEADERS = {
+    **DETAIL_HEADERS, "peer": "Peer IP", "direction": "Class", "conns": "Connections", "in_conns": "To the IP",
+    "out_conns": "From the IP", "dports": "Dst ports", "maxbytes": "Max bytes", "avgbytes": "Avg bytes",
+    "bytes": "Total bytes", "maxpkts": "Max pkts", "avgpkts": "Avg pkts", "first_seen": "First seen (UTC)",
+    "last_seen": "Last seen (UTC)", "total": "Queries", "requests": "Requests", "clients": "Clients",
+    "duration": "Duration (ms)",
+}
+
+
 def details_grid(table: pa.Table) -> dag.AgGrid:
-    columns = [(_num if c in _NUMERIC else _col)(c, DETAIL_HEADERS.get(c, c), tooltipField=c, minWidth=110,
-                                                 **({"cellDataType": "text"} if c == "ts" else {}))
+    return table_grid(DETAILS, table, DETAIL_HEADERS, _NUMERIC)
+
+
+def table_grid(grid_id: str, table: pa.Table, headers: dict[str, str], numeric: set[str] | None = None) -> dag.AgGrid:
+    """A read-only grid of a table: times as UTC text, numbers right-aligned (by default every column
+    of a numeric type)."""
+    if numeric is None:
+        numeric = {f.name for f in table.schema if pa.types.is_integer(f.type) or pa.types.is_floating(f.type)}
+    times = {f.name for f in table.schema if pa.types.is_timestamp(f.type)}
+    columns = [(_num if c in numeric else _col)(c, headers.get(c, c), tooltipField=c, minWidth=110,
+                                                **({"cellDataType": "text"} if c in times else {}))
                for c in table.column_names]
-    if "ts" in table.column_names:
-        table = table.set_column(table.column_names.index("ts"), "ts",
-                                 pc.utf8_slice_codeunits(pc.strftime(table["ts"], "%Y-%m-%d %H:%M:%S"), 0, 19))
+    for c in times:
+        table = table.set_column(table.column_names.index(c), c,
+                                 pc.utf8_slice_codeunits(pc.strftime(table[c], "%Y-%m-%d %H:%M:%S"), 0, 19))
     rows = [{k: _jsonable(v) for k, v in row.items()} for row in table.to_pylist()]
     return dag.AgGrid(
-        id=DETAILS, rowData=rows, columnDefs=columns,
+        id=grid_id, rowData=rows, columnDefs=columns,
         defaultColDef={"sortable": True, "resizable": True, "filter": True},
         dashGridOptions={"animateRows": False, "rowHeight": 30, "headerHeight": 34, "tooltipShowDelay": 300},
         columnSize="autoSize", className="ag-theme-quartz spot-grid", style={"height": "100%"},

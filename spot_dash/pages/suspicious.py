@@ -19,7 +19,8 @@ from resources.store import RATING_KEYS
 from spot_dash import context, data
 from spot_dash.components import charts, grid, network, scoring
 from spot_dash.components.common import card, empty_state, notice
-from spot_dash.components.header import NAV, TYPE_LABELS, header
+from spot_dash.components.header import NAV, TYPE_LABELS
+from spot_dash.components.page import DayPage, day_page
 
 TEMPLATE = "/<data_type>/suspicious"
 
@@ -40,32 +41,12 @@ NO_SELECTION = ("Select a row of the suspicious list", "Its events appear here; 
 
 
 def layout(data_type: str | None = None, date: str | None = None, filter: str | None = None, **_):
-    app = context.current()
-    try:
-        data_type = data.parse_type(data_type)
-    except data.Invalid as e:
-        return html.Main(empty_state("Unknown page", str(e), "warn"), className="page")
-    days = sorted({d for t in data.suspicious_tables(data_type) for d in app.lake.days(t)})
-    user = app.analyst() if app.login_required else None
-    try:
-        day = data.parse_day(date) if date else (days[-1] if days else None)
-    except data.Invalid as e:
-        return html.Div([header(data_type, TEMPLATE, None, days, user),
-                         html.Main(empty_state("That is not a day", str(e), "warn"), className="page")])
-    top = header(data_type, TEMPLATE, day, days, user)
-    if day is None:
-        return html.Div([top, html.Main(empty_state(
-            f"No suspicious {TYPE_LABELS[data_type]} yet",
-            f"Ingest {data_type} data and run the model for a day: spot ingest {data_type} FILES, then "
-            f"spot run --date YYYY-MM-DD.", "info"), className="page")])
-    if day not in days:
-        latest = html.A(f"the latest day, {days[-1]}", href=f"/{data_type}/suspicious?date={days[-1]}") if days else ""
-        return html.Div([top, html.Main(empty_state(
-            f"There is no {TYPE_LABELS[data_type]} data for {day}",
-            ["Pick another day with the date picker, or go to ", latest, "."] if days else "", "info"),
-            className="page")])
+    page = day_page(data_type, date, TEMPLATE)
+    if not isinstance(page, DayPage):
+        return page
+    data_type, day = page.data_type, page.day
     params = {"data_type": data_type, "day": day.isoformat(), "filter": (filter or "")[:data.MAX_TEXT]}
-    return html.Div([top, html.Main([
+    return page.main([
         dcc.Store(id=PARAMS, data=params), dcc.Store(id=SAVED, data=0), dcc.Store(id=PENDING, data=[]),
         dcc.Store(id=EXPANDED, data=[]), dcc.Store(id=DETAILS_FILTER_VALUE), dcc.Download(id=DOWNLOAD),
         toolbar(data_type, params["filter"]),
@@ -83,7 +64,7 @@ def layout(data_type: str | None = None, date: str | None = None, filter: str | 
                  tools=html.Button("Filter", id=DETAILS_FILTER, className="btn ghost", hidden=True, n_clicks=0)),
             card("Scoring", scoring.scoring_panel(data_type), class_name="grow-1"),
         ], className="row bottom-row"),
-    ], className="page")])
+    ])
 
 
 def toolbar(data_type: str, value: str):

@@ -1,25 +1,34 @@
 """A tiny lake for the dashboard tests (no Spark): one day of events, suspicious lists and an ingest
-summary per data type, written with ``LakeResource`` the way the assets lay them out. Also the
-headless Chrome the browser tests run in, so plain ``pytest`` runs them without extra flags."""
+summary per data type, written with ``LakeResource`` the way the assets lay them out; for the threat
+pages, ratings of 1, context files and storyboards built by the real asset. Also the headless Chrome
+the browser tests run in, so plain ``pytest`` runs them without extra flags."""
 
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
+import dagster as dg
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
+from selenium.webdriver.support.wait import WebDriverWait
 
 from resources.config import SpotConfig
 from resources.lake import LakeResource
+from resources.store import AnalystStore, AnalystStoreResource
 from spot_assets import schemas
+from spot_assets.oa.story_assets import oa_story_assets
+from spot_assets.partitions import daily
+from spot_dash.app import create_app
 
 DAY = dt.date(2024, 7, 8)
 START = dt.datetime(2024, 7, 8, 10, 0, tzinfo=dt.timezone.utc)
 CHROME_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
                 "--window-size=1440,1000"]
+SHOTS = Path(__file__).resolve().parent / "screenshots"
 
 
 def pytest_setup_options():
@@ -30,6 +39,29 @@ def pytest_setup_options():
     for flag in CHROME_FLAGS:
         options.add_argument(flag)
     return options
+
+
+def until(dash_duo, condition, msg: str, timeout: float = 10):
+    WebDriverWait(dash_duo.driver, timeout).until(condition, msg)
+
+
+def start(dash_duo, cfg, path: str):
+    dash_duo.driver.set_window_size(1440, 1180)
+    dash_duo.start_server(create_app(cfg))
+    dash_duo.wait_for_page(url=f"{dash_duo.server_url}{path}")
+
+
+def shot(dash_duo, name: str, whole: bool = False) -> None:
+    """A screenshot for a person to look at (tests/dash/screenshots/, git-ignored); ``whole``: the
+    whole page, not only the window."""
+    SHOTS.mkdir(exist_ok=True)
+    driver = dash_duo.driver
+    size = driver.get_window_size()
+    if whole:
+        driver.set_window_size(size["width"], driver.execute_script("return document.body.scrollHeight") + 140)
+    driver.save_screenshot(str(SHOTS / f"{name}.png"))
+    if whole:
+        driver.set_window_size(size["width"], size["height"])
 
 
 def _events(data_type: str, columns: dict) -> pa.Table:
@@ -163,3 +195,74 @@ def dash_config(tmp_path) -> SpotConfig:
         write_day(lake, data_type)
     write_flow_enriched(lake)
     return cfg
+
+
+# ----- threat investigation and storyboards
+
+GATE = "http://upload.badhost.xyz/gate.php"
+# The ratings of 1 each type's Threat investigation lists, and the item the tests investigate.
+HIGH_RISK = {"flow": [{"sip": "10.0.0.5", "dip": "203.0.113.9"}],
+             "dns": [{"dns_qry_name": "x7f3k9q.badcdn.xyz"}, {"ip_dst": "10.0.2.9"}],
+             "proxy": [{"fulluri": GATE}, {"clientip": "10.0.3.9"}]}
+ANCHORS = {"flow": "10.0.0.5", "dns": "x7f3k9q.badcdn.xyz", "proxy": GATE}
+
+
+def _ip_int(ip: str) -> int:
+    a, b, c, d = map(int, ip.split("."))
+    return (a << 24) | (b << 16) | (c << 8) | d
+
+
+def write_context_files(folder) -> dict:
+    """Spot's iploc.csv and network context for the flow storyboard's map and impact breakdown."""
+    folder.mkdir(parents=True, exist_ok=True)
+    places = [("10.0.0.0", "US", "United States", "CA", "Santa Clara", 37.35, -121.95, "Corp"),
+              ("192.0.2.0", "DE", "Germany", "HE", "Frankfurt", 50.11, 8.68, "Partner"),
+              ("198.51.100.0", "BR", "Brazil", "SP", "Sao Paulo", -23.55, -46.63, "Transit"),
+              ("203.0.113.0", "FR", "France", "IDF", "Paris", 48.85, 2.35, "Evil")]
+    iploc = folder / "iploc.csv"
+    iploc.write_text("".join(",".join(f'"{v}"' for v in (_ip_int(net), _ip_int(net) + 255, *rest, "example.net")) + "\n"
+                             for net, *rest in places))
+    names = folder / "networkcontext.csv"
+    names.write_text("block,name\n10.0.0.0/24,Servers\n192.0.2.96/28,Partner DMZ\n192.0.2.0/24,Partners\n")
+    return {"iploc": str(iploc), "network_context": str(names)}
+
+
+def write_referred_requests(lake: LakeResource, day: dt.date = DAY) -> None:
+    """Two more requests for the threat URI from another client, and two it referred (another part file)."""
+    at = lambda m, s: START.replace(minute=m, second=s)  # noqa: E731
+    rows = [(at(22, 1), "10.0.3.7", "GET", "upload.badhost.xyz", "/gate.php", "http://news.example.com/a/1"),
+            (at(22, 9), "10.0.3.7", "GET", "upload.badhost.xyz", "/gate.php", "http://news.example.com/a/1"),
+            (at(22, 30), "10.0.3.7", "GET", "cdn.badhost.xyz", "/payload.bin", GATE),
+            (at(23, 2), "10.0.3.9", "GET", "cdn.badhost.xyz", "/payload.bin", GATE)]
+    ts, client, method, host, path, referer = zip(*rows)
+    n = len(rows)
+    events = schemas.conform(pa.table({
+        "ts": pa.array(ts, schemas.TS), "clientip": client, "reqmethod": method, "host": host, "uripath": path,
+        "fulluri": [f"http://{h}{p}" for h, p in zip(host, path)], "referer": referer,
+        "useragent": ["Mozilla/5.0 (test)"] * n, "resconttype": ["application/octet-stream"] * n,
+        "respcode": ["200", "200", "404", "200"], "serverip": ["192.0.2.81"] * n, "scbytes": [4096] * n,
+        "csbytes": [300] * n, "duration": [120, 95, 40, 310], "source_file": ["proxy-file-2"] * n,
+        "record": list(range(1, n + 1))}), schemas.EVENTS["proxy"])
+    lake.write_part("proxy_events", day, "f2", events, 10)
+
+
+@pytest.fixture
+def story_config(dash_config, tmp_path) -> SpotConfig:
+    """The dashboard's home with geolocation and network context configured, the referred proxy
+    requests, and the ratings of 1 (``HIGH_RISK``) in the analyst store; no threat saved yet."""
+    cfg = SpotConfig.model_validate({**dash_config.model_dump(), "context": write_context_files(tmp_path / "ctx")})
+    write_referred_requests(LakeResource(root=cfg.lake_root))
+    store = AnalystStore(cfg.store_url)
+    for data_type, selectors in HIGH_RISK.items():
+        for selector in selectors:
+            store.rate(data_type, DAY, selector, 1, "ana")
+    store.engine.dispose()
+    return cfg
+
+
+def build_storyboard(cfg: SpotConfig, data_type: str, day: dt.date = DAY) -> None:
+    """What the threat sensor's run does: materialize the day's ``<type>_storyboard`` (in process)."""
+    assets = [a for a in oa_story_assets(data_type, daily(day), cfg) if a.key.to_user_string() == f"{data_type}_storyboard"]
+    result = dg.materialize(assets, partition_key=day.isoformat(), resources={
+        "lake": LakeResource(root=cfg.lake_root), "store": AnalystStoreResource(url=cfg.store_url)})
+    assert result.success

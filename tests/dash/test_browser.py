@@ -5,21 +5,16 @@ each page go to tests/dash/screenshots/ (git-ignored) for a person to look at.""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pyarrow.compute as pc
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
-from selenium.webdriver.support.wait import WebDriverWait
 
 from resources.lake import LakeResource
 from resources.store import AnalystStore
 from spot_dash import data
-from spot_dash.app import create_app
-from tests.dash.conftest import DAY
+from tests.dash.conftest import DAY, shot, start, until
 
-SHOTS = Path(__file__).resolve().parent / "screenshots"
 GRID_ROW = '#suspicious-grid .ag-center-cols-container .ag-row[row-index="{}"]'
 ROW = GRID_ROW + " .ag-cell"
 
@@ -55,21 +50,6 @@ CASES = {
 }
 
 
-def _until(dash_duo, condition, msg: str, timeout: float = 10):
-    WebDriverWait(dash_duo.driver, timeout).until(condition, msg)
-
-
-def _start(dash_duo, cfg, path: str):
-    dash_duo.driver.set_window_size(1440, 1180)
-    dash_duo.start_server(create_app(cfg))
-    dash_duo.wait_for_page(url=f"{dash_duo.server_url}{path}")
-
-
-def _shot(dash_duo, name: str) -> None:
-    SHOTS.mkdir(exist_ok=True)
-    dash_duo.driver.save_screenshot(str(SHOTS / f"{name}.png"))
-
-
 def _node_style(dash_duo, kind: str, value: str, prop: str) -> str:
     return dash_duo.driver.execute_script(
         "var n = window.cy.getElementById(arguments[0]); return n.length ? n.style(arguments[1]) : null;",
@@ -80,7 +60,7 @@ def _pick(dash_duo, key: str, value: str) -> None:
     """Choose a value in a Dash 4 dropdown (a button that opens a list of options)."""
     dash_duo.find_element(f'.key-box[id*=\'"key":"{key}"\']').click()
     option = f"//label[@role='option'][.//input[@value='{value}']]"
-    _until(dash_duo, lambda d: d.find_elements(By.XPATH, option), msg=f"option {value}")
+    until(dash_duo, lambda d: d.find_elements(By.XPATH, option), msg=f"option {value}")
     dash_duo.driver.find_element(By.XPATH, option).click()
 
 
@@ -89,7 +69,7 @@ def test_dash001_select_details_score_save(dash_duo, dash_config, data_type):
     case = CASES[data_type]
     listed = LakeResource(root=dash_config.lake_root).read_day(f"{data_type}_suspicious", DAY)
     gone = listed.filter(case["gone"](listed)).num_rows
-    _start(dash_duo, dash_config, f"/{data_type}/suspicious")
+    start(dash_duo, dash_config, f"/{data_type}/suspicious")
     dash_duo.wait_for_text_to_equal("#list-status", f"{listed.num_rows} shown · {listed.num_rows} listed · 0 scored")
 
     if data_type == "flow":  # enriched: the external address carries its reputation shield and globe
@@ -102,7 +82,7 @@ def test_dash001_select_details_score_save(dash_duo, dash_config, data_type):
     dash_duo.wait_for_element(f'#details-grid .ag-center-cols-container .ag-row[row-index="{case["details_rows"] - 1}"]')
     assert len(dash_duo.find_elements("#details-grid .ag-center-cols-container .ag-row")) == case["details_rows"]
     for kind, value in case["first_nodes"]:  # the row's nodes stand out in the network view
-        _until(dash_duo, lambda d: _node_style(dash_duo, kind, value, "border-color") == "rgb(232,89,12)",
+        until(dash_duo, lambda d: _node_style(dash_duo, kind, value, "border-color") == "rgb(232,89,12)",
                            msg=f"{value} highlighted")
 
     kind, value = case["tap"]
@@ -111,8 +91,8 @@ def test_dash001_select_details_score_save(dash_duo, dash_config, data_type):
     if case["tap_shows"]:
         dash_duo.wait_for_element(case["tap_shows"])
     else:  # the proxy root expands the whole hierarchy
-        _until(dash_duo, lambda d: d.execute_script("return window.cy.nodes().length") > before, msg="expanded")
-    _shot(dash_duo, f"{data_type}-suspicious")
+        until(dash_duo, lambda d: d.execute_script("return window.cy.nodes().length") > before, msg="expanded")
+    shot(dash_duo, f"{data_type}-suspicious")
 
     if "quick" in case:
         dash_duo.find_element("#score-quick").send_keys(case["quick"])
@@ -125,7 +105,7 @@ def test_dash001_select_details_score_save(dash_duo, dash_config, data_type):
     dash_duo.wait_for_contains_text("#score-message", f"Saved {len(case['rated'])} rating")
     left = listed.num_rows - gone
     dash_duo.wait_for_text_to_equal("#list-status", f"{left} shown · {listed.num_rows} listed · {gone} scored")
-    _shot(dash_duo, f"{data_type}-scored")
+    shot(dash_duo, f"{data_type}-scored")
 
     ratings = AnalystStore(dash_config.store_url).ratings(data_type, [DAY])
     assert sorted(map(repr, (r.selector for r in ratings))) == sorted(map(repr, case["rated"]))
@@ -134,7 +114,7 @@ def test_dash001_select_details_score_save(dash_duo, dash_config, data_type):
 
 
 def test_dash002_filter_box_and_empty_states(dash_duo, dash_config):
-    _start(dash_duo, dash_config, "/flow/suspicious")
+    start(dash_duo, dash_config, "/flow/suspicious")
     dash_duo.wait_for_contains_text("#list-status", "shown")
     box = dash_duo.find_element("#filter-input")
     box.send_keys("10.0.0.7", Keys.ENTER)
@@ -146,18 +126,18 @@ def test_dash002_filter_box_and_empty_states(dash_duo, dash_config):
     dash_duo.wait_for_text_to_equal("#filter-error", "flows are filtered by an IP address")
     dash_duo.driver.get(f"{dash_duo.server_url}/flow/suspicious?date=2024-07-01")
     dash_duo.wait_for_contains_text(".empty-title", "There is no Flows data for 2024-07-01")
-    _shot(dash_duo, "flow-empty-day")
+    shot(dash_duo, "flow-empty-day")
     dash_duo.driver.get(f"{dash_duo.server_url}/dns/suspicious?date=2024-13-45")
     dash_duo.wait_for_contains_text(".empty-title", "That is not a day")
     assert dash_duo.get_logs() == []
 
 
 def test_dash003_ingest_summary(dash_duo, dash_config):
-    _start(dash_duo, dash_config, "/flow/suspicious")
+    start(dash_duo, dash_config, "/flow/suspicious")
     dash_duo.find_element(".page-nav a[href^='/flow/ingest']").click()
     dash_duo.wait_for_contains_text(".ingest-card h2", "Flows: seeing data from 2024-07-08 10:00 to")
     dash_duo.wait_for_element("#ingest-chart .main-svg")
-    _shot(dash_duo, "flow-ingest")
+    shot(dash_duo, "flow-ingest")
     dash_duo.find_element("#type-dns").click()
     dash_duo.wait_for_contains_text(".ingest-card h2", "DNS: seeing data from 2024-07-08 10:00")
     dash_duo.driver.get(f"{dash_duo.server_url}/proxy/ingest?start=2024-01-01&end=2024-01-05")

@@ -29,23 +29,11 @@ import pyarrow.csv as pv
 
 from spot_assets.ingest.formats import pcapfile
 from spot_assets.ingest.formats.base import REJECT_COLUMNS, Decoded, DecodeError, Rejects, Tools
-from spot_assets.schemas import TS
+from spot_assets.schemas import DECODED, TS
 
 # What both engines return (the decoder columns of the dns table that a capture carries).
-EVENTS = pa.schema(
-    [
-        ("ts", TS),
-        ("frame_len", pa.int32()),
-        ("ip_dst", pa.string()),
-        ("ip_src", pa.string()),
-        ("dns_qry_name", pa.string()),
-        ("dns_qry_class", pa.string()),
-        ("dns_qry_type", pa.int32()),
-        ("dns_qry_rcode", pa.int32()),
-        ("dns_a", pa.string()),
-        ("record", pa.int64()),
-    ]
-)
+EVENTS = pa.schema([f.with_nullable(True) for f in DECODED["dns"]
+                    if f.name not in ("frame_time", "unix_tstamp", "uid")])  # time columns come from timecols
 
 # Spot's filter (responses carry question and answer), restricted to DNS on port 53 carried by the
 # frame's only IP header: mDNS and LLMNR (which tshark also shows as dns) are not DNS resolution,
