@@ -31,7 +31,7 @@ import numpy as np  # noqa: E402
 
 from resources.lake import LakeResource  # noqa: E402
 from spot_assets.ml import model as model_store  # noqa: E402
-from spot_assets.ml.scoring import CHUNK, flow_scores  # noqa: E402
+from spot_assets.ml.scoring import CHUNK, _positions, flow_scores  # noqa: E402
 
 DAY = dt.date(2024, 7, 8)
 GOAL = 3.0
@@ -65,13 +65,15 @@ def main() -> int:
     lake = LakeResource(root=str(work / str(args.flows) / "home" / "lake"))
     model = model_store.load(lake, "flow", DAY)
     words = lake.read_day("flow_words", DAY, columns=["sip", "src_word", "dip", "dst_word"])
-    sip, src, dip, dst = (words[c].to_numpy(zero_copy_only=False) for c in ("sip", "src_word", "dip", "dst_word"))
+    # As the scoring asset hands them over: Arrow columns.
+    sip, src, dip, dst = (words[c].combine_chunks() for c in ("sip", "src_word", "dip", "dst_word"))
     n = len(sip)
     print(f"{n} events, θ {model.theta.shape}, φ {model.phi.shape}; load average {os.getloadavg()[0]:.1f}")
 
     t_ours, ours = best(lambda: flow_scores(model, sip, src, dip, dst), args.repeat)
-    t_lookup, (d1, w1, d2, w2) = best(lambda: (model.docs.get_indexer(sip), model.words.get_indexer(src),
-                                               model.docs.get_indexer(dip), model.words.get_indexer(dst)), args.repeat)
+    t_lookup, (d1, w1, d2, w2) = best(lambda: (_positions(sip, model.doc_keys), _positions(src, model.word_keys),
+                                               _positions(dip, model.doc_keys), _positions(dst, model.word_keys)),
+                                      args.repeat)
     # Unknown ids (-1) index the appended zero row, as an unseen word scores 0.
     theta = np.vstack([model.theta, np.zeros(model.topics)])
     phi = np.vstack([model.phi, np.zeros(model.topics)])

@@ -82,12 +82,11 @@ def _score_batches(batches: Iterator[pa.RecordBatch], data_type: str, broadcast)
     model = TopicModel(*broadcast.value)
     for batch in batches:
         table = pa.Table.from_batches([batch])
-        column = lambda name: table[name].to_numpy(zero_copy_only=False)  # noqa: E731
         if data_type == "flow":
-            values = flow_scores(model, column("sip"), column("src_word"), column("dip"), column("dst_word"))
+            values = flow_scores(model, table["sip"], table["src_word"], table["dip"], table["dst_word"])
         else:
             [(ip, word)] = DOCUMENTS[data_type]
-            values = score(model, column(ip), column(word))
+            values = score(model, table[ip], table[word])
         yield from table.append_column("score", pa.array(values, pa.float64())).to_batches()
 
 

@@ -97,13 +97,11 @@ def fit(spark: SparkSession, corpus: DataFrame, params: MLConfig) -> tuple[Topic
         table = fitted.transform(docs).select("ip", vector_to_array("theta").alias("theta")).toArrow()
         ips = table["ip"].to_numpy(zero_copy_only=False)
         theta = np.asarray(table["theta"].to_pylist(), dtype=np.float64).reshape(-1, params.topic_count)
-    stats = FitStats(
-        documents=documents,
-        vocabulary=len(vocabulary),
-        tokens=int(corpus.agg(F.sum("count")).first()[0]),
-        log_likelihood=float(fitted.logLikelihood(docs)),
-        log_perplexity=float(fitted.logPerplexity(docs)),
-    )
+    tokens = int(corpus.agg(F.sum("count")).first()[0])
+    log_likelihood = float(fitted.logLikelihood(docs))
+    # Spark's log-perplexity is -logLikelihood / tokens: one pass over the documents, not two.
+    stats = FitStats(documents=documents, vocabulary=len(vocabulary), tokens=tokens,
+                     log_likelihood=log_likelihood, log_perplexity=-log_likelihood / tokens)
     docs.unpersist()
     corpus.unpersist()
     return TopicModel(ips, theta, vocabulary, phi), stats

@@ -22,6 +22,9 @@ class TopicModel:
     def __init__(self, docs, theta: np.ndarray, words, phi: np.ndarray):
         self.docs = pd.Index(docs)
         self.words = pd.Index(words)
+        # The same keys as Arrow arrays: scoring looks events up in them without leaving Arrow.
+        self.doc_keys = pa.array(self.docs.astype(str).to_numpy(), pa.string())
+        self.word_keys = pa.array(self.words.astype(str).to_numpy(), pa.string())
         self.theta = np.ascontiguousarray(theta, dtype=np.float64)
         self.phi = np.ascontiguousarray(phi, dtype=np.float64)
         if self.theta.shape != (len(self.docs), self.phi.shape[1]) or self.phi.shape[0] != len(self.words):
