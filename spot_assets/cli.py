@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import functools
 import json
 import os
 import sys
 from collections import Counter
 from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
@@ -20,6 +17,7 @@ from resources.config import ConfigError, SpotConfig, load_config
 from resources.decoders import ToolError
 from resources.lake import LakeResource
 from spot_assets import demo, schemas
+from spot_assets.export import neutralise_formulas
 from spot_assets.ingest import formats, manifest
 from spot_assets.ingest.landing import day_of, land
 from spot_assets.ml.evaluate import evaluate
@@ -37,8 +35,6 @@ EXPORTABLE = {
     **{name: (lambda t: None) for name in ("words", "scores", "suspicious", "enriched", "details",
                                              "chords", "dendro")},
 }
-# A spreadsheet executes a cell that starts with one of these: neutralise them in CSV exports.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _date(text: str) -> dt.date:
@@ -98,16 +94,6 @@ def cmd_run(cfg: SpotConfig, args) -> int:
     return 0 if _report(materialize_day(cfg, args.date, types), args.date) else 1
 
 
-def _neutralise(table: pa.Table) -> pa.Table:
-    columns = []
-    for column in table.columns:
-        if pa.types.is_string(column.type):
-            risky = functools.reduce(pc.or_, (pc.starts_with(column, p) for p in _FORMULA_START))
-            column = pc.if_else(pc.fill_null(risky, False), pc.binary_join_element_wise("'", column, ""), column)
-        columns.append(column)
-    return pa.Table.from_arrays(columns, names=table.column_names)
-
-
 def _export_storyboard(lake: LakeResource, data_type: str, day: dt.date, out: Path) -> int:
     """The day's briefing and every threat's artifacts, as one JSON document."""
     folder = storyboard_dir(lake, data_type, day)
@@ -133,7 +119,7 @@ def cmd_export(cfg: SpotConfig, args) -> int:
     if out.suffix == ".parquet":
         pq.write_table(table, out)
     elif out.suffix == ".csv":
-        pacsv.write_csv(_neutralise(table), out)
+        pacsv.write_csv(neutralise_formulas(table), out)
     else:
         print("spot export: --out must end in .csv or .parquet", file=sys.stderr)
         return 2

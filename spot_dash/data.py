@@ -29,6 +29,7 @@ import pyarrow.dataset as ds
 from resources.lake import LakeResource
 from resources.store import RATING_KEYS, Rating
 from spot_assets import schemas
+from spot_assets.export import neutralise_formulas
 from spot_assets.oa.investigate import read_matching
 from spot_assets.oa.severity import severity_of
 
@@ -36,8 +37,6 @@ TYPES = schemas.TYPES
 MAX_ROWS = 250  # Spot's MAX_SUSPICIOUS_ROWS
 MAX_TEXT = 512
 MAX_RANGE_DAYS = 92
-# A spreadsheet runs a cell that starts with one of these: CSV exports neutralise them.
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
@@ -659,16 +658,9 @@ def key_options(table: pa.Table, data_type: str) -> dict[str, list]:
 
 def csv_bytes(table: pa.Table) -> bytes:
     """CSV with every text cell that a spreadsheet would run as a formula prefixed with a quote."""
-    columns = []
-    for column in table.columns:
-        if pa.types.is_timestamp(column.type):
-            column = pc.strftime(column, "%Y-%m-%d %H:%M:%S")
-        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
-            risky = functools.reduce(pc.or_, (pc.starts_with(column, p) for p in FORMULA_START))
-            column = pc.if_else(pc.fill_null(risky, False), pc.binary_join_element_wise("'", column, ""), column)
-        columns.append(column)
+    columns = [pc.strftime(c, "%Y-%m-%d %H:%M:%S") if pa.types.is_timestamp(c.type) else c for c in table.columns]
     out = io.BytesIO()
-    pacsv.write_csv(pa.Table.from_arrays(columns, names=table.column_names), out)
+    pacsv.write_csv(neutralise_formulas(pa.Table.from_arrays(columns, names=table.column_names)), out)
     return out.getvalue()
 
 

@@ -38,10 +38,6 @@ def _manifest_markdown(entries: list[ManifestEntry]) -> str:
     return "\n".join(lines)
 
 
-def _day_rows(lake: LakeResource, table: str, day: dt.date) -> int:
-    return sum(pq.read_metadata(f, filesystem=lake.fs).num_rows for f in lake.day_files(table, day))
-
-
 def _schema_problems(lake: LakeResource, table: str, day: dt.date, expected: pa.Schema) -> list[str]:
     problems = []
     for f in lake.day_files(table, day):
@@ -106,8 +102,8 @@ def ingest_assets(data_type: str, partitions: dg.PartitionsDefinition, max_rejec
         for e in done:
             if e.status == QUARANTINED:
                 context.log.warning(f"quarantined {e.path}: {e.error}")
-        rows = _day_rows(lake, events_table(data_type), day)
-        rejects = _day_rows(lake, rejects_table(data_type), day)
+        rows = lake.day_rows(events_table(data_type), day)
+        rejects = lake.day_rows(rejects_table(data_type), day)
         decoded_rows = sum(e.rows for e in done)
         entries = manifest.entries(lake, data_type, day)
         yield dg.MaterializeResult(asset_key=events_key, metadata={

@@ -11,7 +11,6 @@ from typing import Iterator
 
 import dagster as dg
 import pyarrow as pa
-import pyarrow.parquet as pq
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import DoubleType, StructField, StructType
@@ -45,10 +44,6 @@ def _read(spark: SparkSession, lake: LakeResource, table: str, day: dt.date) -> 
 
 def _write(lake: LakeResource, table: str, day: dt.date, df: DataFrame) -> None:
     lake.replace_day_from(table, day, lambda uri: df.write.mode("overwrite").parquet(uri))
-
-
-def _rows(lake: LakeResource, table: str, day: dt.date) -> int:
-    return sum(pq.read_metadata(f, filesystem=lake.fs).num_rows for f in lake.day_files(table, day))
 
 
 def _matching(worded: DataFrame, ratings: list[Rating]) -> DataFrame:
@@ -117,11 +112,11 @@ def ml_assets(data_type: str, partitions: dg.PartitionsDefinition, cfg: SpotConf
         _write(lake, tables["corpus"], day, spark_corpus(stored, data_type).orderBy("ip", "word"))
         error = functools.reduce(lambda a, b: a | b, [F.col(w) == WORD_ERROR for w in WORD_COLUMNS[data_type]])
         counts = stored.agg(F.count(F.lit(1)).alias("n"), F.sum(error.cast("int")).alias("errors")).first()
-        total, errors = _rows(lake, events_table(data_type), day), int(counts["errors"] or 0)
+        total, errors = lake.day_rows(events_table(data_type), day), int(counts["errors"] or 0)
         rate = errors / counts["n"] if counts["n"] else 0.0
         yield dg.MaterializeResult(metadata={
             "events": total, "valid_events": counts["n"], "invalid_events": total - counts["n"],
-            "word_errors": errors, "corpus_pairs": _rows(lake, tables["corpus"], day)})
+            "word_errors": errors, "corpus_pairs": lake.day_rows(tables["corpus"], day)})
         yield dg.AssetCheckResult(check_name="word_error_rate", passed=rate <= 0.01, severity=dg.AssetCheckSeverity.WARN,
                                   metadata={"word_error_rate": round(rate, 6)})
 
@@ -197,7 +192,7 @@ def ml_assets(data_type: str, partitions: dg.PartitionsDefinition, cfg: SpotConf
         zeros = stored.agg(F.sum((F.col("score") == 0).cast("int")).alias("z"),
                            F.sum((F.col("score") >= 0).cast("int")).alias("n")).first()
         share = (zeros["z"] or 0) / zeros["n"] if zeros["n"] else 0.0
-        yield dg.MaterializeResult(asset_key=scores_key, metadata={"rows": _rows(lake, tables["scores"], day)})
+        yield dg.MaterializeResult(asset_key=scores_key, metadata={"rows": lake.day_rows(tables["scores"], day)})
         yield dg.MaterializeResult(asset_key=suspicious_key, metadata={
             "rows": top.num_rows, "tol": ml.tol, "max_results": ml.max_results,
             "lowest_score": float(top["score"][0].as_py()) if top.num_rows else None})

@@ -52,9 +52,12 @@ def move_into(files: list[Path], folder: Path) -> list[Path]:
     return moved
 
 
-def _hours(ts_ms: np.ndarray, day: dt.date) -> np.ndarray:
+def _hourly(ts_ms: np.ndarray, day: dt.date):
+    """Each hour of the day that has events, with their indices: captures rotate hourly."""
     start = int(dt.datetime.combine(day, dt.time(), dt.timezone.utc).timestamp() * 1000)
-    return np.clip((ts_ms - start) // HOUR_MS, 0, 23)
+    hour = np.clip((ts_ms - start) // HOUR_MS, 0, 23)
+    for h in np.unique(hour):
+        yield int(h), np.flatnonzero(hour == h)
 
 
 def dns_pcaps(lookups: pa.Table, book: MessageBook, messages: np.ndarray, qids: np.ndarray, folder: Path,
@@ -64,12 +67,10 @@ def dns_pcaps(lookups: pa.Table, book: MessageBook, messages: np.ndarray, qids: 
     delay = lookups["delay_ms"].to_numpy()
     client, resolver = lookups["client"].to_numpy(), lookups["resolver"].to_numpy()
     cport = lookups["cport"].to_numpy()
-    hour = _hours(ts, day)
     file_of = np.empty(len(ts), dtype=object)
     record = np.zeros(len(ts), np.int64)
     files = []
-    for h in np.unique(hour):
-        idx = np.flatnonzero(hour == h)
+    for h, idx in _hourly(ts, day):
         n = len(idx)
         response = np.repeat([False, True], n)
         which = np.concatenate([idx, idx])
@@ -143,12 +144,10 @@ def proxy_logs(requests: pa.Table, folder: Path, day: dt.date, proxy_ip: int, fm
         raise ValueError(f"proxy format {fmt!r}: expected one of {', '.join(PROXY_FORMATS)}")
     lines = elff_lines(requests, proxy_ip) if fmt == "elff" else squid_lines(requests)
     ts = requests["ts_ms"].to_numpy()
-    hour = _hours(ts, day)
     file_of = np.empty(len(ts), dtype=object)
     record = np.zeros(len(ts), np.int64)
     files = []
-    for h in np.unique(hour):
-        idx = np.flatnonzero(hour == h)
+    for h, idx in _hourly(ts, day):
         if fmt == "elff":
             name = f"proxy-{day:%Y%m%d}-{h:02d}00.log"
             header = ["#Software: SGOS 7.3.16.1", "#Version: 1.0", f"#Start-Date: {day} {h:02d}:00:00",
