@@ -102,12 +102,14 @@ def measure(cmd: list[str], interval: float = 0.25) -> Measured:
     return Measured(seconds, peak[0] / 1024, sum(cpu.values()), out)
 
 
-def run_assets(config: Path, day: dt.date, data_type: str,
-               assets: tuple[str, ...] = ML_ASSETS) -> tuple[Measured, dict]:
-    """Materialize ``assets`` of one day in a fresh process; (process measure, seconds per Dagster step)."""
-    names = ",".join(a.format(t=data_type) for a in assets)
+def run_assets(config: Path, day: dt.date, data_type: str, assets: tuple[str, ...] = ML_ASSETS,
+               last: dt.date | None = None) -> tuple[Measured, dict]:
+    """Materialize ``assets`` of ``data_type`` (or of types separated by commas) for one day (or, with
+    ``last``, for the days to it, in one run) in a fresh process; (process measure, seconds per step)."""
+    types = data_type.split(",")
+    names = ",".join(a.format(t=t) for t in types for a in assets)
     measured = measure([sys.executable, __file__, "--config", str(config), "--date", day.isoformat(),
-                        "--type", data_type, "--assets", names])
+                        "--type", data_type, "--assets", names, *(["--last", last.isoformat()] if last else [])])
     return measured, json.loads(measured.stdout.strip().splitlines()[-1])
 
 
@@ -126,9 +128,10 @@ def _driver() -> int:
     p.add_argument("--date", type=dt.date.fromisoformat, required=True)
     p.add_argument("--type", required=True)
     p.add_argument("--assets", required=True)
+    p.add_argument("--last", type=dt.date.fromisoformat)
     args = p.parse_args()
     cfg = load_config(args.config)
-    result = materialize_day(cfg, args.date, [args.type], only=args.assets.split(","))
+    result = materialize_day(cfg, args.date, args.type.split(","), only=args.assets.split(","), last=args.last)
     if not result.success:
         failures = [e.step_failure_data.error.message for e in result.all_events if e.is_step_failure]
         print("\n".join(failures), file=sys.stderr)

@@ -69,11 +69,11 @@ class DagsterApi:
                 raise DagsterApiError(f"the Dagster webserver at {self.url} was not ready after {seconds:.0f} s")
             time.sleep(1)
 
-    def launch_backfill(self, job: str, partitions: list[str], title: str, location: str) -> str:
-        """A backfill of a partitioned job: one run per partition, each the job's whole graph."""
-        selector = {"partitionSetName": f"{job}_partition_set",
-                    "repositorySelector": {"repositoryName": "__repository__", "repositoryLocationName": location}}
-        params = {"selector": selector, "partitionNames": partitions, "fromFailure": False, "title": title}
+    def launch_asset_backfill(self, assets: list[str], partitions: list[str], title: str) -> str:
+        """A backfill of assets: the daemon honours each asset's backfill policy, so the Spark assets
+        take all the days in one run once the days' ingest runs are done."""
+        params = {"assetSelection": [{"path": a.split("/")} for a in assets], "partitionNames": partitions,
+                  "fromFailure": False, "title": title}
         result = self.query(_LAUNCH_BACKFILL, {"params": params})["launchPartitionBackfill"]
         if result["__typename"] != "LaunchBackfillSuccess":
             raise DagsterApiError(f"backfill not launched: {result}")
@@ -87,9 +87,9 @@ class DagsterApi:
             raise DagsterApiError(f"backfill {backfill_id}: {result}")
         return result["status"], Counter(r["status"].lower() for r in data["runsOrError"].get("results", []))
 
-    def wait_backfill(self, backfill_id: str, progress=print, poll: float = 5.0) -> str:
+    def wait_backfill(self, backfill_id: str, progress=print, poll: float = 5.0, timeout: float | None = None) -> str:
         """Follow a backfill to its end, reporting progress; its final status."""
-        last = None
+        last, deadline = None, None if timeout is None else time.monotonic() + timeout
         while True:
             status, runs = self.backfill(backfill_id)
             counts = ", ".join(f"{n} {state}" for state, n in sorted(runs.items()))
@@ -99,4 +99,6 @@ class DagsterApi:
                 last = line
             if status in _DONE:
                 return status
+            if deadline is not None and time.monotonic() > deadline:
+                raise DagsterApiError(f"backfill {backfill_id} still {status.lower()} after {timeout:.0f} s")
             time.sleep(poll)

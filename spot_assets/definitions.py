@@ -38,24 +38,27 @@ def resources_for(cfg: SpotConfig) -> dict:
     }
 
 
+def daily_assets(cfg: SpotConfig) -> list[str]:
+    """Every asset a day's whole graph materializes (those of `spot_daily`)."""
+    job = build_definitions(cfg).resolve_job_def(DAILY_JOB)
+    return sorted(key.to_user_string() for key in job.asset_layer.executable_asset_keys)
+
+
 def build_definitions(cfg: SpotConfig) -> dg.Definitions:
     partitions = daily(cfg.ingest.start_date)
     assets, jobs, sensors = [ANALYST_STORE_SPEC], [], []
     for data_type in cfg.ingest.types:
         ingest = ingest_assets(data_type, partitions, cfg.ingest.max_reject_rate)
         job = dg.define_asset_job(f"{data_type}_ingest", selection=dg.AssetSelection.assets(*ingest),
-                                  partitions_def=partitions,
                                   description=f"Landing, decoding and summary of {data_type} for one day.")
         story = oa_story_assets(data_type, partitions, cfg)
         assets += ingest + ml_assets(data_type, partitions, cfg) + enrich_assets(data_type, partitions, cfg) + story
         storyboard_job = dg.define_asset_job(f"{data_type}_storyboard_build", selection=[f"{data_type}_storyboard"],
-                                             partitions_def=partitions,
                                              description=f"The {data_type} storyboard of a day, after a threat is saved.")
         jobs += [job, storyboard_job]
         sensors += [landing_sensor(data_type, job, partitions), threat_sensor(data_type, storyboard_job, partitions)]
-    # The whole graph of a day in one run (one Spark session): what backfills and `spot run` use.
+    # The whole graph of a day in one run (one Spark session): what `spot run` and job backfills use.
     jobs.append(dg.define_asset_job(DAILY_JOB, selection=dg.AssetSelection.all() - dg.AssetSelection.assets(ANALYST_STORE),
-                                    partitions_def=partitions,
                                     description="Everything of one day: ingest, words, models, scores, context."))
     # One process per run: the steps of a day share one SparkSession instead of one JVM each.
     return dg.Definitions(assets=assets, jobs=jobs, sensors=sensors, resources=resources_for(cfg),

@@ -1,5 +1,6 @@
 """The main job on the embedded default: simulated days with attacks, through the whole graph as a
-Dagster partition backfill, then the Dagster UI and the analyst dashboard.
+Dagster asset backfill (the Spark assets take all the days in one run), then the Dagster UI and the
+analyst dashboard.
 
 Running it again reuses what exists: the simulated captures are kept under ``<home>/samples`` and
 recognised by their sha256 when landed again, and a day whose suspicious lists already exist is not
@@ -20,13 +21,12 @@ from pathlib import Path
 from resources.config import SpotConfig
 from resources.dagster_api import DagsterApi
 from resources.lake import LakeResource
-from spot_assets.definitions import DAILY_JOB
+from spot_assets.definitions import daily_assets
 from spot_assets.simulation import scenarios
 from spot_assets.simulation.cli import nfpcapd_path
 from spot_assets.simulation.simulator import Settings, Simulator
 
 FIRST_DAY, DAYS = dt.date(2024, 7, 8), 3
-CODE_LOCATION = "spot_assets.definitions"  # as workspace.yaml names it
 DEMO = Settings(hosts=300, flows=40_000, seed=7)
 
 
@@ -86,7 +86,7 @@ def serve(cfg: SpotConfig, host: str, ui_port: int, dash_port: int) -> int:
         days = pending_days(cfg)
         if days:
             print(f"backfilling {len(days)} day(s) through the whole graph: {', '.join(map(str, days))}")
-            backfill = api.launch_backfill(DAILY_JOB, [d.isoformat() for d in days], "spot demo", CODE_LOCATION)
+            backfill = api.launch_asset_backfill(daily_assets(cfg), [d.isoformat() for d in days], "spot demo")
             status = api.wait_backfill(backfill)
             if status not in ("COMPLETED", "COMPLETED_SUCCESS"):
                 print(f"the backfill ended {status.lower()}: see http://{host}:{ui_port}/overview/backfills/{backfill}")

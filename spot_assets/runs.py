@@ -35,9 +35,11 @@ def prepare_dagster_home(cfg: SpotConfig) -> Path:
     return home
 
 
-def materialize_day(cfg: SpotConfig, day: dt.date, data_types: list[str],
-                    only: list[str] | None = None) -> dg.ExecuteInProcessResult:
-    """Materialize every asset of ``data_types`` for one day (or of the given asset names only)."""
+def materialize_day(cfg: SpotConfig, day: dt.date, data_types: list[str], only: list[str] | None = None,
+                    last: dt.date | None = None) -> dg.ExecuteInProcessResult:
+    """Materialize every asset of ``data_types`` for one day (or of the given asset names only); with
+    ``last``, in one run over the days ``day``..``last``, as a single-run backfill does (only assets
+    with that backfill policy take a range)."""
     prepare_dagster_home(cfg)
     defs = build_definitions(cfg)
     job = defs.resolve_implicit_global_asset_job_def()
@@ -45,5 +47,9 @@ def materialize_day(cfg: SpotConfig, day: dt.date, data_types: list[str],
             if defs.resolve_assets_def(key).group_names_by_key[key] in data_types
             and (only is None or key.to_user_string() in only)]
     with dg.DagsterInstance.get() as instance:
-        return job.execute_in_process(partition_key=day.isoformat(), asset_selection=keys, instance=instance,
-                                      raise_on_error=False, tags={"spot/launched_by": "cli"})
+        tags = {"spot/launched_by": "cli"}
+        if last is not None:
+            tags |= {"dagster/asset_partition_range_start": day.isoformat(),
+                     "dagster/asset_partition_range_end": last.isoformat()}
+        return job.execute_in_process(partition_key=None if last else day.isoformat(), asset_selection=keys,
+                                      instance=instance, raise_on_error=False, tags=tags)

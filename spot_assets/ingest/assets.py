@@ -25,7 +25,7 @@ from spot_assets.ingest import manifest
 from spot_assets.ingest.decode import events_table, ingest_file, needs_decoding, rejects_table
 from spot_assets.ingest.landing import day_of, land
 from spot_assets.ingest.manifest import DECODED, DUPLICATE, QUARANTINED, ManifestEntry
-from spot_assets.partitions import partition_day
+from spot_assets.partitions import SINGLE_RUN, each_day, partition_day
 
 
 def _manifest_markdown(entries: list[ManifestEntry]) -> str:
@@ -129,25 +129,26 @@ def ingest_assets(data_type: str, partitions: dg.PartitionsDefinition, max_rejec
                                   metadata={"reject_rate": round(rate, 6), "bound": max_reject_rate})
 
     @dg.asset(name=f"{data_type}_ingest_summary", deps=[events_key], partitions_def=partitions,
-              group_name=data_type, kinds={"spark", "parquet"})
-    def ingest_summary(context: dg.AssetExecutionContext, lake: LakeResource, spark: SparkResource) -> dg.MaterializeResult:
+              group_name=data_type, kinds={"spark", "parquet"}, backfill_policy=SINGLE_RUN)
+    def ingest_summary(context: dg.AssetExecutionContext, lake: LakeResource, spark: SparkResource):
         """Events per minute of the day: what Spot's Ingest Summary page draws."""
-        day = partition_day(context)
-        files = lake.spark_day_paths(events_table(data_type), day)
-        if files:
-            from pyspark.sql import functions as F
+        def one(day: dt.date):
+            files = lake.spark_day_paths(events_table(data_type), day)
+            if files:
+                from pyspark.sql import functions as F
 
-            counts = (spark.spark_session.read.parquet(*files)
-                      .groupBy(F.date_trunc("minute", "ts").alias("minute")).count()
-                      .orderBy("minute").toArrow())
-            minute = counts["minute"].cast(schemas.TS)
-            total = counts["count"].cast(pa.int64())
-        else:
-            minute, total = pa.array([], schemas.TS), pa.array([], pa.int64())
-        summary = pa.table({"minute": minute, "tdate": pc.strftime(minute, "%Y-%m-%d %H:%M"), "total": total},
-                           schema=schemas.INGEST_SUMMARY)
-        lake.replace_day(f"{data_type}_ingest_summary", day, summary)
-        return dg.MaterializeResult(metadata={"minutes": summary.num_rows,
-                                              "events": int(pc.sum(total).as_py() or 0)})
+                counts = (spark.spark_session.read.parquet(*files)
+                          .groupBy(F.date_trunc("minute", "ts").alias("minute")).count()
+                          .orderBy("minute").toArrow())
+                minute = counts["minute"].cast(schemas.TS)
+                total = counts["count"].cast(pa.int64())
+            else:
+                minute, total = pa.array([], schemas.TS), pa.array([], pa.int64())
+            summary = pa.table({"minute": minute, "tdate": pc.strftime(minute, "%Y-%m-%d %H:%M"), "total": total},
+                               schema=schemas.INGEST_SUMMARY)
+            lake.replace_day(f"{data_type}_ingest_summary", day, summary)
+            yield dg.MaterializeResult(metadata={"minutes": summary.num_rows, "events": int(pc.sum(total).as_py() or 0)})
+
+        yield from each_day(context, one)
 
     return [raw, decode, ingest_summary]

@@ -26,7 +26,7 @@ from spot_assets.ml.model import TopicModel
 from spot_assets.ml.scoring import flow_scores, score
 from spot_assets.ml.words import DOCUMENTS, WORD_COLUMNS, WORD_ERROR
 from spot_assets.ml.words.spark import spark_corpus, spark_words
-from spot_assets.partitions import partition_day
+from spot_assets.partitions import SINGLE_RUN, each_day
 
 ANALYST_STORE = dg.AssetKey("analyst_store")
 # Each stage follows its inputs as soon as they change (landing files -> ingest -> ... -> suspicious).
@@ -94,38 +94,41 @@ def ml_assets(data_type: str, partitions: dg.PartitionsDefinition, cfg: SpotConf
     kinds = {"spark", "parquet"}
 
     @dg.asset(name=tables["words"], deps=[events_key], partitions_def=partitions, group_name=data_type, kinds=kinds,
-              automation_condition=EAGER,
+              automation_condition=EAGER, backfill_policy=SINGLE_RUN,
               check_specs=[dg.AssetCheckSpec("word_error_rate", asset=words_key,
                                              description="share of valid events whose word could not be built")])
     def words(context: dg.AssetExecutionContext, lake: LakeResource, spark: SparkResource):
         """Every valid event with its word(s) (Spot's word rules), and the (ip, word, count) corpus."""
-        day = partition_day(context)
         session = spark.spark_session
-        events = _read(session, lake, events_table(data_type), day)
-        if events is None:
-            raise dg.Failure(f"no {data_type} events for {day}: ingest them first")
-        worded = spark_words(events.select(*schemas.ML_COLUMNS[data_type]), data_type,
-                             user_domain=cfg.dns.user_domain, safe_domain=cfg.proxy.safe_domain)
-        valid = worded.where(F.col(WORD_COLUMNS[data_type][0]).isNotNull())
-        _write(lake, tables["words"], day, valid)
-        stored = _read(session, lake, tables["words"], day)
-        _write(lake, tables["corpus"], day, spark_corpus(stored, data_type).orderBy("ip", "word"))
-        error = functools.reduce(lambda a, b: a | b, [F.col(w) == WORD_ERROR for w in WORD_COLUMNS[data_type]])
-        counts = stored.agg(F.count(F.lit(1)).alias("n"), F.sum(error.cast("int")).alias("errors")).first()
-        total, errors = lake.day_rows(events_table(data_type), day), int(counts["errors"] or 0)
-        rate = errors / counts["n"] if counts["n"] else 0.0
-        yield dg.MaterializeResult(metadata={
-            "events": total, "valid_events": counts["n"], "invalid_events": total - counts["n"],
-            "word_errors": errors, "corpus_pairs": lake.day_rows(tables["corpus"], day)})
-        yield dg.AssetCheckResult(check_name="word_error_rate", passed=rate <= 0.01, severity=dg.AssetCheckSeverity.WARN,
-                                  metadata={"word_error_rate": round(rate, 6)})
+
+        def one(day: dt.date):
+            events = _read(session, lake, events_table(data_type), day)
+            if events is None:
+                raise dg.Failure(f"no {data_type} events for {day}: ingest them first")
+            worded = spark_words(events.select(*schemas.ML_COLUMNS[data_type]), data_type,
+                                 user_domain=cfg.dns.user_domain, safe_domain=cfg.proxy.safe_domain)
+            valid = worded.where(F.col(WORD_COLUMNS[data_type][0]).isNotNull())
+            _write(lake, tables["words"], day, valid)
+            stored = _read(session, lake, tables["words"], day)
+            _write(lake, tables["corpus"], day, spark_corpus(stored, data_type).orderBy("ip", "word"))
+            error = functools.reduce(lambda a, b: a | b, [F.col(w) == WORD_ERROR for w in WORD_COLUMNS[data_type]])
+            counts = stored.agg(F.count(F.lit(1)).alias("n"), F.sum(error.cast("int")).alias("errors")).first()
+            total, errors = lake.day_rows(events_table(data_type), day), int(counts["errors"] or 0)
+            rate = errors / counts["n"] if counts["n"] else 0.0
+            yield dg.MaterializeResult(metadata={
+                "events": total, "valid_events": counts["n"], "invalid_events": total - counts["n"],
+                "word_errors": errors, "corpus_pairs": lake.day_rows(tables["corpus"], day)})
+            yield dg.AssetCheckResult(check_name="word_error_rate", passed=rate <= 0.01, severity=dg.AssetCheckSeverity.WARN,
+                                      metadata={"word_error_rate": round(rate, 6)})
+
+        yield from each_day(context, one)
 
     @dg.asset(
         name=model_key.path[-1], partitions_def=partitions, group_name=data_type, kinds=kinds,
         # The feedback of earlier days is read from their words tables as they are; they are not
         # declared as dependencies, so a re-run of an old day does not cascade into every later model.
         deps=[words_key, ANALYST_STORE],
-        automation_condition=EAGER,
+        automation_condition=EAGER, backfill_policy=SINGLE_RUN,
         check_specs=[
             dg.AssetCheckSpec("finite_log_likelihood", asset=model_key, blocking=True),
             dg.AssetCheckSpec("vocabulary_size", asset=model_key, description="the model has words to score with"),
@@ -135,31 +138,34 @@ def ml_assets(data_type: str, partitions: dg.PartitionsDefinition, cfg: SpotConf
                     store: AnalystStoreResource):
         """LDA topic mixes per IP (θ) and word probabilities per topic (φ), fit on the day's corpus plus
         the events analysts rated 3 on this day and the window before it, each DUPFACTOR times."""
-        day = partition_day(context)
         session = spark.spark_session
-        corpus = _read(session, lake, tables["corpus"], day)
-        if corpus is None:
-            raise dg.Failure(f"no {data_type} corpus for {day}: materialize {tables['words']} first")
-        ratings = store.store().low_risk(data_type, day, ml.feedback_days)
-        feedback = feedback_corpus(session, lake, data_type, ratings, ml.dupfactor)
-        if feedback is not None:
-            corpus = corpus.unionByName(feedback).groupBy("ip", "word").agg(F.sum("count").alias("count"))
-        fitted, stats = lda.fit(session, corpus, ml)
-        model_store.save(lake, data_type, day, fitted)
-        yield dg.MaterializeResult(metadata={
-            "optimizer": ml.optimizer, "topics": ml.topic_count, "iterations": ml.iterations,
-            "alpha": ml.alpha if ml.alpha is not None else "spark default",
-            "beta": ml.beta if ml.beta is not None else "spark default", "seed": ml.seed,
-            "documents": stats.documents, "vocabulary": stats.vocabulary, "tokens": stats.tokens,
-            "feedback_ratings": len(ratings), "dupfactor": ml.dupfactor,
-            "log_likelihood": stats.log_likelihood, "log_perplexity": stats.log_perplexity})
-        yield dg.AssetCheckResult(check_name="finite_log_likelihood", passed=lda.finite(stats),
-                                  metadata={"log_likelihood": stats.log_likelihood})
-        yield dg.AssetCheckResult(check_name="vocabulary_size", passed=stats.vocabulary > 0,
-                                  metadata={"vocabulary": stats.vocabulary})
+
+        def one(day: dt.date):
+            corpus = _read(session, lake, tables["corpus"], day)
+            if corpus is None:
+                raise dg.Failure(f"no {data_type} corpus for {day}: materialize {tables['words']} first")
+            ratings = store.store().low_risk(data_type, day, ml.feedback_days)
+            feedback = feedback_corpus(session, lake, data_type, ratings, ml.dupfactor)
+            if feedback is not None:
+                corpus = corpus.unionByName(feedback).groupBy("ip", "word").agg(F.sum("count").alias("count"))
+            fitted, stats = lda.fit(session, corpus, ml)
+            model_store.save(lake, data_type, day, fitted)
+            yield dg.MaterializeResult(metadata={
+                "optimizer": ml.optimizer, "topics": ml.topic_count, "iterations": ml.iterations,
+                "alpha": ml.alpha if ml.alpha is not None else "spark default",
+                "beta": ml.beta if ml.beta is not None else "spark default", "seed": ml.seed,
+                "documents": stats.documents, "vocabulary": stats.vocabulary, "tokens": stats.tokens,
+                "feedback_ratings": len(ratings), "dupfactor": ml.dupfactor,
+                "log_likelihood": stats.log_likelihood, "log_perplexity": stats.log_perplexity})
+            yield dg.AssetCheckResult(check_name="finite_log_likelihood", passed=lda.finite(stats),
+                                      metadata={"log_likelihood": stats.log_likelihood})
+            yield dg.AssetCheckResult(check_name="vocabulary_size", passed=stats.vocabulary > 0,
+                                      metadata={"vocabulary": stats.vocabulary})
+
+        yield from each_day(context, one)
 
     @dg.multi_asset(
-        name=f"{data_type}_scoring", partitions_def=partitions,
+        name=f"{data_type}_scoring", partitions_def=partitions, backfill_policy=SINGLE_RUN,
         specs=[
             dg.AssetSpec(scores_key, deps=[model_key, words_key], group_name=data_type, kinds=kinds,
                          automation_condition=EAGER,
@@ -172,31 +178,34 @@ def ml_assets(data_type: str, partitions: dg.PartitionsDefinition, cfg: SpotConf
                                        description="share of words the model never saw (they score 0)")],
     )
     def scoring(context: dg.AssetExecutionContext, lake: LakeResource, spark: SparkResource):
-        day = partition_day(context)
         session = spark.spark_session
-        fitted = model_store.load(lake, data_type, day)
-        worded = _read(session, lake, tables["words"], day)
-        shared = session.sparkContext.broadcast((fitted.docs.to_numpy(), fitted.theta, fitted.words.to_numpy(), fitted.phi))
-        schema = StructType([*worded.schema.fields, StructField("score", DoubleType(), False)])
-        scored = worded.mapInArrow(functools.partial(_score_batches, data_type=data_type, broadcast=shared), schema)
-        _write(lake, tables["scores"], day, scored)
-        stored = _read(session, lake, tables["scores"], day)
-        suspicious = (stored.where((F.col("score") <= ml.tol) & (F.col("score") > -1))
-                      .orderBy("score", "ts", "source_file", "record"))
-        if ml.max_results > 0:
-            suspicious = suspicious.limit(ml.max_results)
-        top = suspicious.toArrow()
-        lake.replace_day(tables["suspicious"], day, top)
-        shared.unpersist()
-        # A known word always has some probability, so a score of exactly 0 means a word the model never saw.
-        zeros = stored.agg(F.sum((F.col("score") == 0).cast("int")).alias("z"),
-                           F.sum((F.col("score") >= 0).cast("int")).alias("n")).first()
-        share = (zeros["z"] or 0) / zeros["n"] if zeros["n"] else 0.0
-        yield dg.MaterializeResult(asset_key=scores_key, metadata={"rows": lake.day_rows(tables["scores"], day)})
-        yield dg.MaterializeResult(asset_key=suspicious_key, metadata={
-            "rows": top.num_rows, "tol": ml.tol, "max_results": ml.max_results,
-            "lowest_score": float(top["score"][0].as_py()) if top.num_rows else None})
-        yield dg.AssetCheckResult(check_name="unseen_word_share", asset_key=scores_key, passed=share <= 0.05,
-                                  severity=dg.AssetCheckSeverity.WARN, metadata={"unseen_word_share": round(share, 6)})
+
+        def one(day: dt.date):
+            fitted = model_store.load(lake, data_type, day)
+            worded = _read(session, lake, tables["words"], day)
+            shared = session.sparkContext.broadcast((fitted.docs.to_numpy(), fitted.theta, fitted.words.to_numpy(), fitted.phi))
+            schema = StructType([*worded.schema.fields, StructField("score", DoubleType(), False)])
+            scored = worded.mapInArrow(functools.partial(_score_batches, data_type=data_type, broadcast=shared), schema)
+            _write(lake, tables["scores"], day, scored)
+            stored = _read(session, lake, tables["scores"], day)
+            suspicious = (stored.where((F.col("score") <= ml.tol) & (F.col("score") > -1))
+                          .orderBy("score", "ts", "source_file", "record"))
+            if ml.max_results > 0:
+                suspicious = suspicious.limit(ml.max_results)
+            top = suspicious.toArrow()
+            lake.replace_day(tables["suspicious"], day, top)
+            shared.unpersist()
+            # A known word always has some probability, so a score of exactly 0 means a word the model never saw.
+            zeros = stored.agg(F.sum((F.col("score") == 0).cast("int")).alias("z"),
+                               F.sum((F.col("score") >= 0).cast("int")).alias("n")).first()
+            share = (zeros["z"] or 0) / zeros["n"] if zeros["n"] else 0.0
+            yield dg.MaterializeResult(asset_key=scores_key, metadata={"rows": lake.day_rows(tables["scores"], day)})
+            yield dg.MaterializeResult(asset_key=suspicious_key, metadata={
+                "rows": top.num_rows, "tol": ml.tol, "max_results": ml.max_results,
+                "lowest_score": float(top["score"][0].as_py()) if top.num_rows else None})
+            yield dg.AssetCheckResult(check_name="unseen_word_share", asset_key=scores_key, passed=share <= 0.05,
+                                      severity=dg.AssetCheckSeverity.WARN, metadata={"unseen_word_share": round(share, 6)})
+
+        yield from each_day(context, one)
 
     return [words, topic_model, scoring]

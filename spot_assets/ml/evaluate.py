@@ -24,7 +24,7 @@ EVENT_KEYS = {
 }
 
 
-def _with_file_names(lake: LakeResource, data_type: str, day: dt.date, scores: pa.Table) -> pa.Table:
+def with_file_names(lake: LakeResource, data_type: str, day: dt.date, scores: pa.Table) -> pa.Table:
     names = {}
     for d in (day - dt.timedelta(days=1), day):  # a capture may start the day before and run past midnight
         names |= {e.file_id: e.name for e in manifest.entries(lake, data_type, d)}
@@ -48,7 +48,7 @@ def join_keys(data_type: str, scores: pa.Table, labels: pa.Table) -> list[str]:
 def evaluate(lake: LakeResource, data_type: str, day: dt.date, labels: pa.Table) -> dict:
     if "label" not in labels.column_names:
         raise ValueError("the labels need a `label` column (1 attack, 0 benign)")
-    scores = _with_file_names(lake, data_type, day, lake.read_day(f"{data_type}_scores", day))
+    scores = with_file_names(lake, data_type, day, lake.read_day(f"{data_type}_scores", day))
     keys = join_keys(data_type, scores, labels)
     labels = labels.select([*keys, "label"]).cast(pa.schema([scores.schema.field(k) for k in keys] +
                                                             [pa.field("label", pa.int64())]))

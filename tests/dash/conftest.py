@@ -13,6 +13,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
+from selenium.webdriver.common.by import By
 from selenium.webdriver.support.wait import WebDriverWait
 
 from resources.config import SpotConfig
@@ -49,6 +50,20 @@ def start(dash_duo, cfg, path: str):
     dash_duo.driver.set_window_size(1440, 1180)
     dash_duo.start_server(create_app(cfg))
     dash_duo.wait_for_page(url=f"{dash_duo.server_url}{path}")
+
+
+def pick(dash_duo, key: str, value: str) -> None:
+    """Choose a value in a Dash 4 dropdown (a button that opens a list of options, with a search box
+    that narrows a long list to the value, so its option is in view)."""
+    dash_duo.find_element(f'.key-box[id*=\'"key":"{key}"\']').click()
+    until(dash_duo, lambda d: [e for e in d.find_elements(By.CSS_SELECTOR, "input.dash-dropdown-search") if e.is_displayed()],
+          msg=f"the {key} list")
+    [search] = [e for e in dash_duo.driver.find_elements(By.CSS_SELECTOR, "input.dash-dropdown-search") if e.is_displayed()]
+    search.send_keys(value)
+    option = f"//label[@role='option'][.//input[@value='{value}']]"
+    until(dash_duo, lambda d: d.find_elements(By.XPATH, option), msg=f"option {value}")
+    dash_duo.driver.find_element(By.XPATH, option).click()
+    until(dash_duo, lambda d: not d.find_elements(By.XPATH, option), msg=f"the {key} list closed")
 
 
 def shot(dash_duo, name: str, whole: bool = False) -> None:

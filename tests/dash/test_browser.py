@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import pyarrow.compute as pc
 import pytest
-from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
 from resources.lake import LakeResource
 from resources.store import AnalystStore
 from spot_dash import data
-from tests.dash.conftest import DAY, shot, start, until
+from tests.dash.conftest import DAY, pick, shot, start, until
 
 GRID_ROW = '#suspicious-grid .ag-center-cols-container .ag-row[row-index="{}"]'
 ROW = GRID_ROW + " .ag-cell"
@@ -56,14 +55,6 @@ def _node_style(dash_duo, kind: str, value: str, prop: str) -> str:
         data.node_id(kind, value), prop)
 
 
-def _pick(dash_duo, key: str, value: str) -> None:
-    """Choose a value in a Dash 4 dropdown (a button that opens a list of options)."""
-    dash_duo.find_element(f'.key-box[id*=\'"key":"{key}"\']').click()
-    option = f"//label[@role='option'][.//input[@value='{value}']]"
-    until(dash_duo, lambda d: d.find_elements(By.XPATH, option), msg=f"option {value}")
-    dash_duo.driver.find_element(By.XPATH, option).click()
-
-
 @pytest.mark.parametrize("data_type", list(CASES))
 def test_dash001_select_details_score_save(dash_duo, dash_config, data_type):
     case = CASES[data_type]
@@ -97,7 +88,7 @@ def test_dash001_select_details_score_save(dash_duo, dash_config, data_type):
     if "quick" in case:
         dash_duo.find_element("#score-quick").send_keys(case["quick"])
     else:
-        _pick(dash_duo, *case["pick"])
+        pick(dash_duo, *case["pick"])
     dash_duo.find_element(f"#score-risk input[value='{case['risk']}']").click()
     dash_duo.find_element("#score-button").click()
     dash_duo.wait_for_contains_text("#score-message", f"{gone} row{'s' if gone != 1 else ''} of the list scored {case['risk']}")

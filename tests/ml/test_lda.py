@@ -1,6 +1,8 @@
 """Spot's toy acceptance tests (spec §6.1) on Spark's LDA with Spot's classic setting: the rare event
 of an IP's document scores about its share of the document, the common one about the rest."""
 
+import math
+
 import pandas as pd
 import pytest
 
@@ -25,6 +27,10 @@ def test_flow_toy(spark):
     got = flow_scores(model, worded.sip, worded.src_word, worded.dip, worded.dst_word)
     assert got[0] == pytest.approx(0.1, abs=0.01) and got[1] == pytest.approx(0.9, abs=0.01)
     assert (stats.documents, stats.vocabulary, stats.tokens) == (2, 2, 20) and lda.finite(stats)
+    # Each of the two documents holds its rare word once and its common word 9 times (spec §6.1).
+    expected = 2 * (math.log(0.1) + 9 * math.log(0.9))
+    assert stats.log_likelihood == pytest.approx(expected, abs=0.25)
+    assert stats.log_perplexity == pytest.approx(-expected / 20, abs=0.0125)
 
 
 def test_dns_toy(spark):

@@ -27,11 +27,12 @@ def cfg(tmp_path):
     })
 
 
-def run(cfg, names):
+def run(cfg, names, day=DAY, tags=None):
+    """One run of ``names`` for ``day``, or for the partition range ``tags`` name."""
     defs = build_definitions(cfg)
     job = defs.resolve_implicit_global_asset_job_def()
-    return job.execute_in_process(partition_key=DAY.isoformat(), asset_selection=[dg.AssetKey(n) for n in names],
-                                  instance=dg.DagsterInstance.ephemeral())
+    return job.execute_in_process(partition_key=None if tags else day.isoformat(), tags=tags,
+                                  asset_selection=[dg.AssetKey(n) for n in names], instance=dg.DagsterInstance.ephemeral())
 
 
 def digest(path):
@@ -73,3 +74,35 @@ def test_dns_day_scores_ranks_and_learns_from_a_low_risk_rating(spark, cfg, tmp_
     assert after > 10 * target["score"]
     new_top = {(r["source_file"], r["record"]) for r in lake.read_day("dns_suspicious", DAY).to_pylist()}
     assert (target["source_file"], target["record"]) not in new_top
+
+
+def test_a_range_run_scores_each_day_as_its_own_run(spark, cfg, tmp_path):
+    """A single-run backfill of the Spark assets (one run over two days) leaves each day's tables as a
+    one-day run does, with one row per day in its metadata and checks."""
+    days = [DAY, DAY + dt.timedelta(days=1)]
+    (cfg.landing_root / "dns").mkdir(parents=True)
+    for seed, day in enumerate(days):
+        shutil.copy(make_sample(tmp_path / f"sample{seed}", day, seed=seed, events=400)["dns"][0], cfg.landing_root / "dns")
+    for day in days:
+        assert run(cfg, ["dns_raw", "dns_events", "dns_rejects"], day).success
+    spark_assets = ["dns_ingest_summary", "dns_words", "dns_model", "dns_scores", "dns_suspicious"]
+    ranged = run(cfg, spark_assets, tags={"dagster/asset_partition_range_start": days[0].isoformat(),
+                                          "dagster/asset_partition_range_end": days[1].isoformat()})
+    assert ranged.success
+    lake = LakeResource(root=cfg.lake_root)
+    together = {day: lake.read_day("dns_scores", day).sort_by("record") for day in days}
+    model = [e.materialization for e in ranged.get_asset_materialization_events()
+             if e.materialization.asset_key == dg.AssetKey("dns_model")]
+    assert sorted(m.partition for m in model) == [d.isoformat() for d in days]
+    assert [r.data["day"] for r in model[0].metadata["per_day"].value.records] == [d.isoformat() for d in days]
+    checks = ranged.get_asset_check_evaluations()
+    assert {c.check_name for c in checks} == {"word_error_rate", "finite_log_likelihood", "vocabulary_size",
+                                               "unseen_word_share"}
+    assert all(len(c.metadata["per_day"].value.records) == 2 for c in checks)
+
+    for day in days:
+        assert run(cfg, spark_assets, day).success
+        alone = lake.read_day("dns_scores", day).sort_by("record")
+        assert alone.num_rows == together[day].num_rows > 0
+        assert alone["record"].equals(together[day]["record"])
+        assert alone["score"].to_pylist() == pytest.approx(together[day]["score"].to_pylist(), rel=1e-9, abs=1e-12)
