@@ -77,6 +77,10 @@ def serve(cfg: SpotConfig, host: str, ui_port: int, dash_port: int) -> int:
     """Start the Dagster UI and daemon, backfill what is missing, start the dashboard, wait for Ctrl-C."""
     logs = cfg.home_path / "logs"
     logs.mkdir(parents=True, exist_ok=True)
+    # Ctrl-C, even when started in the background (where SIGINT starts ignored), and `kill` both stop
+    # the servers too.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     spot = [sys.executable, "-m", "spot_assets.cli"]
     procs = [_start([*spot, "ui", "--host", host, "--port", str(ui_port)], logs / "dagster.log")]
     try:
