@@ -61,11 +61,16 @@ def each_day(context: dg.AssetExecutionContext, day_body: Callable[[dt.date], It
 
 
 def _per_day(results: list[tuple[dt.date, Result]]) -> dg.MetadataValue:
-    """A table of each day's plain metadata values (text, numbers, flags)."""
+    """A table of each day's plain metadata values (text, numbers, flags), a row per partition."""
     def plain(value):
         value = value.value if isinstance(value, dg.MetadataValue) else value
         return value if isinstance(value, (str, int, float, bool)) else None
 
-    rows = [{"day": str(day), **{k: plain(v) for k, v in (result.metadata or {}).items()}} for day, result in results]
+    rows = []
+    for day, result in results:
+        metadata = result.metadata or {}
+        if "partition" in metadata:
+            raise ValueError("'partition' is the per-day table's own column; name that metadata otherwise")
+        rows.append({"partition": day.isoformat(), **{k: plain(v) for k, v in metadata.items()}})
     columns = list(dict.fromkeys(k for row in rows for k in row))
     return dg.MetadataValue.table([dg.TableRecord({c: row.get(c) for c in columns}) for row in rows])

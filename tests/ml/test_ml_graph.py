@@ -94,7 +94,7 @@ def test_a_range_run_scores_each_day_as_its_own_run(spark, cfg, tmp_path):
     model = [e.materialization for e in ranged.get_asset_materialization_events()
              if e.materialization.asset_key == dg.AssetKey("dns_model")]
     assert sorted(m.partition for m in model) == [d.isoformat() for d in days]
-    assert [r.data["day"] for r in model[0].metadata["per_day"].value.records] == [d.isoformat() for d in days]
+    assert [r.data["partition"] for r in model[0].metadata["per_day"].value.records] == [d.isoformat() for d in days]
     checks = ranged.get_asset_check_evaluations()
     assert {c.check_name for c in checks} == {"word_error_rate", "finite_log_likelihood", "vocabulary_size",
                                                "unseen_word_share"}
