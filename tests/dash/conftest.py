@@ -56,10 +56,11 @@ def pick(dash_duo, key: str, value: str) -> None:
     """Choose a value in a Dash 4 dropdown (a button that opens a list of options, with a search box
     that narrows a long list to the value, so its option is in view)."""
     dash_duo.find_element(f'.key-box[id*=\'"key":"{key}"\']').click()
-    until(dash_duo, lambda d: [e for e in d.find_elements(By.CSS_SELECTOR, "input.dash-dropdown-search") if e.is_displayed()],
-          msg=f"the {key} list")
-    [search] = [e for e in dash_duo.driver.find_elements(By.CSS_SELECTOR, "input.dash-dropdown-search") if e.is_displayed()]
-    search.send_keys(value)
+    def search(driver):  # the open list's search box
+        return [e for e in driver.find_elements(By.CSS_SELECTOR, "input.dash-dropdown-search") if e.is_displayed()]
+
+    until(dash_duo, search, msg=f"the {key} list")
+    search(dash_duo.driver)[0].send_keys(value)
     option = f"//label[@role='option'][.//input[@value='{value}']]"
     until(dash_duo, lambda d: d.find_elements(By.XPATH, option), msg=f"option {value}")
     dash_duo.driver.find_element(By.XPATH, option).click()
