@@ -31,12 +31,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
+from selenium.webdriver.common.by import By
 
 from resources.config import SpotConfig, load_config
 from resources.lake import LakeResource
 from resources.store import AnalystStore
 from spot_assets.ml.evaluate import join_keys, with_file_names
-from tests.dash.conftest import pick, shot, start
+from tests.dash.conftest import pick, shot, start, until
 
 pytestmark = pytest.mark.slow
 
@@ -156,7 +157,7 @@ def test_e2e_attacks_listed_ratings_retrain_next_day(dash_duo, two_days):
     for data_type in ("flow", "dns"):
         dash_duo.driver.get(f"{dash_duo.server_url}/{data_type}/suspicious?date={D1}")
         dash_duo.wait_for_contains_text("#list-status", "listed")
-        for selector in rated[data_type]:
+        for queued, selector in enumerate(rated[data_type], start=1):
             if data_type == "flow":
                 for key, value in selector.items():
                     pick(dash_duo, key, value)
@@ -166,6 +167,8 @@ def test_e2e_attacks_listed_ratings_retrain_next_day(dash_duo, two_days):
                 box.send_keys(selector["dns_qry_name"])
             dash_duo.find_element("#score-risk input[value='3']").click()
             dash_duo.find_element("#score-button").click()
+            until(dash_duo, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#score-pending .chip")) == queued,
+                  msg=f"{queued} rating(s) queued")
             dash_duo.wait_for_contains_text("#score-message", "scored 3")
         dash_duo.find_element("#save-button").click()
         dash_duo.wait_for_contains_text("#score-message", f"Saved {RATED} rating")
