@@ -19,6 +19,7 @@ warnings.filterwarnings("ignore", message="Parameter `backfill_policy`", categor
 # asset backfills still honour each asset's policy.
 warnings.filterwarnings("ignore", message="Asset job .* materializes assets with varying BackfillPolicies")
 SINGLE_RUN = dg.BackfillPolicy.single_run()
+RANGE_START, RANGE_END = "dagster/asset_partition_range_start", "dagster/asset_partition_range_end"
 Result = dg.MaterializeResult | dg.AssetCheckResult
 
 
@@ -28,6 +29,11 @@ def daily(start: dt.date) -> dg.DailyPartitionsDefinition:
 
 def partition_day(context: dg.AssetExecutionContext) -> dt.date:
     return dt.date.fromisoformat(context.partition_key)
+
+
+def range_tags(first: dt.date, last: dt.date) -> dict[str, str]:
+    """The tags of one run over the days ``first``..``last``, as a single-run backfill launches it."""
+    return {RANGE_START: first.isoformat(), RANGE_END: last.isoformat()}
 
 
 def each_day(context: dg.AssetExecutionContext, day_body: Callable[[dt.date], Iterable[Result]]) -> Iterator[Result]:

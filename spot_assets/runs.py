@@ -11,6 +11,7 @@ import dagster as dg
 
 from resources.config import SpotConfig
 from spot_assets.definitions import build_definitions
+from spot_assets.partitions import range_tags
 
 # One run at a time: each run holds a Spark driver, and two of them on a small machine only fight.
 _INSTANCE_YAML = """\
@@ -47,9 +48,6 @@ def materialize_day(cfg: SpotConfig, day: dt.date, data_types: list[str], only: 
             if defs.resolve_assets_def(key).group_names_by_key[key] in data_types
             and (only is None or key.to_user_string() in only)]
     with dg.DagsterInstance.get() as instance:
-        tags = {"spot/launched_by": "cli"}
-        if last is not None:
-            tags |= {"dagster/asset_partition_range_start": day.isoformat(),
-                     "dagster/asset_partition_range_end": last.isoformat()}
+        tags = {"spot/launched_by": "cli"} | (range_tags(day, last) if last is not None else {})
         return job.execute_in_process(partition_key=None if last else day.isoformat(), asset_selection=keys,
                                       instance=instance, raise_on_error=False, tags=tags)

@@ -23,6 +23,7 @@ from resources.config import load_config
 from resources.dagster_api import DagsterApi
 from resources.lake import LakeResource
 from spot_assets.definitions import daily_assets
+from spot_assets.partitions import RANGE_END, RANGE_START
 from spot_assets.simulation.sample import make_sample
 from tests.test_cluster import free_port
 
@@ -83,9 +84,9 @@ def test_two_day_asset_backfills_run_the_spark_assets_over_ranges(tmp_path):
 
         graph, rescore = backfills
         assert len(runs(graph, ["dns_events"])) == 2  # one decoding run per day
-        assert all("dagster/asset_partition_range_start" in tags for tags in runs(graph, SPARK_ASSETS).values())
+        assert all(RANGE_START in tags for tags in runs(graph, SPARK_ASSETS).values())
         [tags] = runs(rescore, SPARK_ASSETS).values()  # both days of every Spark asset, in one run
-        assert (tags["dagster/asset_partition_range_start"], tags["dagster/asset_partition_range_end"]) == tuple(days)
+        assert (tags[RANGE_START], tags[RANGE_END]) == tuple(days)
         for asset in [*SPARK_ASSETS, "dns_events", "dns_enriched"]:
             records = instance.fetch_materializations(dg.AssetKey(asset), limit=100).records
             assert {r.partition_key for r in records} >= set(days), asset

@@ -5,10 +5,10 @@ import datetime as dt
 
 import dagster as dg
 
-from spot_assets.partitions import SINGLE_RUN, daily, each_day
+from spot_assets.partitions import SINGLE_RUN, daily, each_day, range_tags
 
 PARTITIONS = daily(dt.date(2024, 1, 1))
-RANGE = {"dagster/asset_partition_range_start": "2024-07-08", "dagster/asset_partition_range_end": "2024-07-10"}
+RANGE = range_tags(dt.date(2024, 7, 8), dt.date(2024, 7, 10))
 
 
 @dg.asset(partitions_def=PARTITIONS, backfill_policy=SINGLE_RUN,

@@ -24,7 +24,7 @@ EVENT_KEYS = {
 }
 
 
-def with_file_names(lake: LakeResource, data_type: str, day: dt.date, scores: pa.Table) -> pa.Table:
+def _with_file_names(lake: LakeResource, data_type: str, day: dt.date, scores: pa.Table) -> pa.Table:
     names = {}
     for d in (day - dt.timedelta(days=1), day):  # a capture may start the day before and run past midnight
         names |= {e.file_id: e.name for e in manifest.entries(lake, data_type, d)}
@@ -45,15 +45,22 @@ def join_keys(data_type: str, scores: pa.Table, labels: pa.Table) -> list[str]:
     return keys
 
 
+def aligned(lake: LakeResource, data_type: str, day: dt.date, labels: pa.Table,
+            column: pa.Field) -> tuple[pa.Table, pa.Table, list[str]]:
+    """The day's scores (with capture file names), the labels' join keys and ``column`` cast to the
+    scores' types, and those keys; labels must be unique on them."""
+    scores = _with_file_names(lake, data_type, day, lake.read_day(f"{data_type}_scores", day))
+    keys = join_keys(data_type, scores, labels)
+    labels = labels.select([*keys, column.name]).cast(pa.schema([scores.schema.field(k) for k in keys] + [column]))
+    if labels.group_by(keys).aggregate([]).num_rows != labels.num_rows:
+        raise ValueError(f"the labels are not unique on {', '.join(keys)}")
+    return scores, labels, keys
+
+
 def evaluate(lake: LakeResource, data_type: str, day: dt.date, labels: pa.Table) -> dict:
     if "label" not in labels.column_names:
         raise ValueError("the labels need a `label` column (1 attack, 0 benign)")
-    scores = with_file_names(lake, data_type, day, lake.read_day(f"{data_type}_scores", day))
-    keys = join_keys(data_type, scores, labels)
-    labels = labels.select([*keys, "label"]).cast(pa.schema([scores.schema.field(k) for k in keys] +
-                                                            [pa.field("label", pa.int64())]))
-    if labels.group_by(keys).aggregate([]).num_rows != labels.num_rows:
-        raise ValueError(f"the labels are not unique on {', '.join(keys)}")
+    scores, labels, keys = aligned(lake, data_type, day, labels, pa.field("label", pa.int64()))
     joined = scores.select([*keys, "score"]).join(labels, keys, join_type="inner")
     report = detection_report(joined["score"].to_numpy(), joined["label"].to_numpy())
     return {

@@ -36,7 +36,7 @@ from selenium.webdriver.common.by import By
 from resources.config import SpotConfig, load_config
 from resources.lake import LakeResource
 from resources.store import AnalystStore
-from spot_assets.ml.evaluate import join_keys, with_file_names
+from spot_assets.ml.evaluate import aligned
 from tests.dash.conftest import pick, shot, start, until
 
 pytestmark = pytest.mark.slow
@@ -62,16 +62,13 @@ def spot(config: Path, *args: str) -> str:
 
 def ranked(cfg: SpotConfig, data_type: str, day: dt.date, labels: Path) -> pa.Table:
     """The day's scored events with their rank and scenario (null for background traffic)."""
-    lake = LakeResource(root=cfg.lake_root)
-    scores = with_file_names(lake, data_type, day, lake.read_day(f"{data_type}_scores", day))
+    truth = pq.read_table(labels / data_type / f"{day}.parquet")
+    scores, truth, keys = aligned(LakeResource(root=cfg.lake_root), data_type, day, truth,
+                                  pa.field("scenario", pa.string()))
     scores = scores.filter(pc.greater(scores["score"], -1))
     order = np.argsort(scores["score"].to_numpy(), kind="stable")
     rank = np.empty(len(order), np.int64)
     rank[order] = np.arange(len(order))
-    truth = pq.read_table(labels / data_type / f"{day}.parquet")
-    keys = join_keys(data_type, scores, truth)
-    truth = truth.select([*keys, "scenario"]).cast(pa.schema([scores.schema.field(k) for k in keys]
-                                                             + [pa.field("scenario", pa.string())]))
     return scores.append_column("rank", pa.array(rank)).join(truth, keys, join_type="left outer")
 
 

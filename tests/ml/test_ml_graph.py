@@ -12,6 +12,7 @@ from resources.config import SpotConfig
 from resources.lake import LakeResource
 from resources.store import AnalystStore
 from spot_assets.definitions import build_definitions
+from spot_assets.partitions import range_tags
 from spot_assets.simulation.sample import make_sample
 
 DAY = dt.date(2024, 7, 8)
@@ -86,8 +87,7 @@ def test_a_range_run_scores_each_day_as_its_own_run(spark, cfg, tmp_path):
     for day in days:
         assert run(cfg, ["dns_raw", "dns_events", "dns_rejects"], day).success
     spark_assets = ["dns_ingest_summary", "dns_words", "dns_model", "dns_scores", "dns_suspicious"]
-    ranged = run(cfg, spark_assets, tags={"dagster/asset_partition_range_start": days[0].isoformat(),
-                                          "dagster/asset_partition_range_end": days[1].isoformat()})
+    ranged = run(cfg, spark_assets, tags=range_tags(*days))
     assert ranged.success
     lake = LakeResource(root=cfg.lake_root)
     together = {day: lake.read_day("dns_scores", day).sort_by("record") for day in days}
