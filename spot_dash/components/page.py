@@ -23,6 +23,12 @@ class DayPage:
         return html.Div([self.top, html.Main(children, className="page")])
 
 
+def stored_day(params: dict) -> tuple[str, dt.date]:
+    """The type and day a page stored for its callbacks, as the browser sent them back, validated
+    again (they are user input too)."""
+    return data.parse_type(params.get("data_type")), data.parse_day(params.get("day"))
+
+
 def day_page(data_type: str | None, date: str | None, template: str) -> DayPage | html.Div | html.Main:
     """The page's type and day, or the page that explains why there is nothing to show. Days are those
     with a suspicious list; without ``date``, the latest of them."""

@@ -16,12 +16,12 @@ from dash import ALL, Input, Output, State, callback, ctx, dcc, html
 
 from spot_assets.oa.investigate import DIRECTIONS
 from spot_assets.oa.storyboard import ARTIFACTS
-from spot_dash import context, data
+from spot_dash import context
 from spot_dash import threat_data as td
 from spot_dash.components import story
 from spot_dash.components.common import card, empty_state, notice
 from spot_dash.components.header import TYPE_LABELS, page_href
-from spot_dash.components.page import DayPage, day_page
+from spot_dash.components.page import DayPage, day_page, stored_day
 
 TEMPLATE = "/<data_type>/storyboard"
 
@@ -146,10 +146,6 @@ def _timeline(data_type, day, threat, timeline):
     return [_graph(story.timeline_figure(data_type, timeline), "timeline"), note]
 
 
-def _params(params: dict) -> tuple[str, dt.date]:
-    return data.parse_type(params.get("data_type")), data.parse_day(params.get("day"))
-
-
 @callback(Output(BRIEFING, "children"), Output({"type": PANEL, "name": ALL}, "children"), Output(POLL, "disabled"),
           Output(STATES, "data"), Input(SELECTED, "data"), Input(POLL, "n_intervals"), State(PARAMS, "data"),
           State(STATES, "data"), prevent_initial_call=True)
@@ -160,7 +156,7 @@ def refresh(selected, _ticks, params, shown):
 def redraw(params: dict, selected: str | None, unless: dict | None = None) -> tuple:
     """The briefing and the chosen threat's panels, whether to keep polling, and the states drawn; a
     poll passes the states it drew (``unless``) and redraws only when one changed (artifacts arrived)."""
-    data_type, day = _params(params)
+    data_type, day = stored_day(params)
     threats = _threats(data_type, day)
     now = td.states(threats)
     chosen = td.chosen_threat(threats, selected)
@@ -192,7 +188,7 @@ def drill(click, back, selected, params):
 def impact_view(params: dict, selected: str | None, bar: str | None) -> tuple:
     """The impact chart of the chosen threat: the classes, or the network contexts of class ``bar``
     (a class name from the browser: only a class with contexts is drawn)."""
-    data_type, day = _params(params)
+    data_type, day = stored_day(params)
     threat = td.chosen_threat(_threats(data_type, day), selected)
     impact = td.artifact(context.current().lake, data_type, day, threat, "impact") if threat else None
     if impact is None:

@@ -20,7 +20,7 @@ from spot_dash import context, data
 from spot_dash.components import charts, grid, network, scoring
 from spot_dash.components.common import card, empty_state, notice
 from spot_dash.components.header import NAV, TYPE_LABELS
-from spot_dash.components.page import DayPage, day_page
+from spot_dash.components.page import DayPage, day_page, stored_day
 
 TEMPLATE = "/<data_type>/suspicious"
 
@@ -81,9 +81,9 @@ def toolbar(data_type: str, value: str):
 
 
 def _params(params: dict) -> tuple[str, dt.date, data.Filter | None]:
-    """The page's state as the browser sent it back, validated again (it is user input too)."""
-    data_type = data.parse_type(params.get("data_type"))
-    return data_type, data.parse_day(params.get("day")), data.parse_filter(data_type, params.get("filter"))
+    """The page's type and day and its filter, validated again."""
+    data_type, day = stored_day(params)
+    return data_type, day, data.parse_filter(data_type, params.get("filter"))
 
 
 def _view(params: dict) -> tuple[str, dt.date, data.Filter | None, data.SuspiciousView | None]:

@@ -20,7 +20,7 @@ from spot_dash import threat_data as td
 from spot_dash.components import grid
 from spot_dash.components.common import card, empty_state, notice
 from spot_dash.components.header import TYPE_LABELS, page_href
-from spot_dash.components.page import DayPage, day_page
+from spot_dash.components.page import DayPage, day_page, stored_day
 
 TEMPLATE = "/<data_type>/threats"
 STORYBOARD = "/<data_type>/storyboard"
@@ -103,13 +103,9 @@ def threat_form():
     ], className="scoring threat-form")
 
 
-def _params(params: dict) -> tuple[str, dt.date]:
-    return data.parse_type(params.get("data_type")), data.parse_day(params.get("day"))
-
-
 def _chosen(params: dict, anchor: str | None) -> tuple[str, dt.date, td.HighRisk]:
     """The page's type and day and the picked item, as the browser sent them back, validated again."""
-    data_type, day = _params(params)
+    data_type, day = stored_day(params)
     return data_type, day, td.chosen_item(_items(data_type, day), data_type, anchor)
 
 
