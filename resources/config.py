@@ -78,6 +78,8 @@ class MLConfig(_Section):
     alpha: float | None = Field(None, gt=0, description="LDA_ALPHA (doc concentration); None = Spark's default")
     beta: float | None = Field(None, gt=0, description="LDA_BETA (topic concentration)")
     seed: int = 42
+    precision: Literal[32, 64] = Field(64, description="PRECISION: bits of each stored topic mix and word "
+                                       "probability; 32 halves the model in the lake and in every scoring task")
     dupfactor: int = Field(1000, ge=1, description="DUPFACTOR: copies of each low-risk rating in training")
     feedback_days: int = Field(7, ge=0, description="earlier days whose ratings of 3 feed a model")
 

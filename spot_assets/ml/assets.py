@@ -110,7 +110,7 @@ def ml_assets(data_type: str, partitions: dg.PartitionsDefinition, cfg: SpotConf
             valid = worded.where(F.col(WORD_COLUMNS[data_type][0]).isNotNull())
             _write(lake, tables["words"], day, valid)
             stored = _read(session, lake, tables["words"], day)
-            _write(lake, tables["corpus"], day, spark_corpus(stored, data_type).orderBy("ip", "word"))
+            _write(lake, tables["corpus"], day, spark_corpus(stored, data_type))
             error = functools.reduce(lambda a, b: a | b, [F.col(w) == WORD_ERROR for w in WORD_COLUMNS[data_type]])
             counts = stored.agg(F.count(F.lit(1)).alias("n"), F.sum(error.cast("int")).alias("errors")).first()
             total, errors = lake.day_rows(events_table(data_type), day), int(counts["errors"] or 0)
@@ -147,13 +147,13 @@ def ml_assets(data_type: str, partitions: dg.PartitionsDefinition, cfg: SpotConf
             ratings = store.store().low_risk(data_type, day, ml.feedback_days)
             feedback = feedback_corpus(session, lake, data_type, ratings, ml.dupfactor)
             if feedback is not None:
-                corpus = corpus.unionByName(feedback).groupBy("ip", "word").agg(F.sum("count").alias("count"))
+                corpus = corpus.unionByName(feedback)
             fitted, stats = lda.fit(session, corpus, ml)
-            model_store.save(lake, data_type, day, fitted)
+            model_store.save(lake, data_type, day, fitted, ml.precision)
             yield dg.MaterializeResult(metadata={
                 "optimizer": ml.optimizer, "topics": ml.topic_count, "iterations": ml.iterations,
                 "alpha": ml.alpha if ml.alpha is not None else "spark default",
-                "beta": ml.beta if ml.beta is not None else "spark default", "seed": ml.seed,
+                "beta": ml.beta if ml.beta is not None else "spark default", "seed": ml.seed, "precision": ml.precision,
                 "documents": stats.documents, "vocabulary": stats.vocabulary, "tokens": stats.tokens,
                 "feedback_ratings": len(ratings), "dupfactor": ml.dupfactor,
                 "log_likelihood": stats.log_likelihood, "log_perplexity": stats.log_perplexity})

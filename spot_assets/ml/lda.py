@@ -1,12 +1,13 @@
 """Fitting the day's topic model with Spark ML's LDA on the (ip, word, count) corpus (spec §3.5).
 
 Each IP is a document; its words and counts become a sparse vector over the day's vocabulary. The
-vocabulary and the documents are sorted, so the same corpus and seed give the same model. φ is
-Spark's topics matrix with every topic column normalised to sum to 1. θ is, as in Spot, the topic
-distribution EM estimated for each training document, and for the online optimizer the model's
-inference on the same documents. Spark ML keeps EM's estimates inside the distributed model and
-exposes only its inference; we read them from the JVM model (a Spark-internal accessor; where it
-is absent, as over Spark Connect, EM falls back to inference and the run log says so).
+vocabulary and the documents are sorted and laid out in fixed partitions, so the same corpus and
+seed give the same model. φ is Spark's topics matrix with every topic column normalised to sum to
+1. θ is, as in Spot, the topic distribution EM estimated for each training document, and for the
+online optimizer the model's inference on the same documents. Spark ML keeps EM's estimates inside
+the distributed model and exposes only its inference; we read them from the JVM model (a
+Spark-internal accessor; where it is absent, as over Spark Connect, EM falls back to inference and
+the run log says so).
 
 The log-likelihood reported is the training corpus's under the fitted θ and φ,
 Σ count · log Σ_t θ_ip[t] φ_word[t]: the quantity scoring ranks by, defined alike for both
@@ -21,6 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from dagster import get_dagster_logger
 from pyspark.ml.clustering import LDA
 from pyspark.ml.functions import vector_to_array
@@ -38,6 +41,9 @@ log = get_dagster_logger()
 
 # Spot's classic setting (ml_ops.sh with spot.conf filled in): EM needs alpha and beta above 1.
 CLASSIC = {"optimizer": "em", "alpha": 1.02, "beta": 1.001, "iterations": 20}
+# Enough documents per task that an iteration's work outweighs its scheduling (a 1 M-flow day of
+# 3,119 IPs fits as fast in 1, 2 or 4 partitions), few enough that a large day's EM spreads out.
+DOCUMENTS_PER_PARTITION = 1000
 
 
 @dataclass
@@ -49,16 +55,33 @@ class FitStats:
     log_perplexity: float
 
 
-def _documents(spark: SparkSession, corpus: DataFrame, vocabulary: list[str]) -> DataFrame:
-    index = spark.createDataFrame([(w, i) for i, w in enumerate(vocabulary)], "word string, idx int")
-    terms = (corpus.join(index, "word")
-             .groupBy("ip").agg(F.sort_array(F.collect_list(F.struct("idx", "count"))).alias("terms"))
-             .orderBy("ip"))
+def _pairs(corpus: DataFrame) -> pa.Table:
+    """The corpus's (ip, word, count) rows with a positive count, repeated pairs summed, on the driver.
+
+    The driver holds it anyway: the log-likelihood is computed over it, and it is the size of the
+    vocabulary of each document, not of the day's events (611 k pairs for a 1 M-flow day)."""
+    table = corpus.where(F.col("count") > 0).select("ip", "word", F.col("count").cast("long")).toArrow()
+    return table.group_by(["ip", "word"]).aggregate([("count", "sum")]).rename_columns(["ip", "word", "count"])
+
+
+def _documents(spark: SparkSession, pairs: pa.Table, ips: pa.Array, vocabulary: pa.Array) -> DataFrame:
+    """Each IP's sparse word-count vector over ``vocabulary``, in the order of ``ips``, in partitions
+    of DOCUMENTS_PER_PARTITION. Spark's LDA seeds each partition's random draws apart (the online
+    mini-batches, their starting γ), so the layout is part of the model: with one that a shuffle
+    decided (as a groupBy and orderBy did) the same corpus and seed gave different models from run
+    to run, and with one of the cluster's size, different models on different clusters."""
+    doc = pc.index_in(pairs["ip"], value_set=ips).to_numpy()
+    word = pc.index_in(pairs["word"], value_set=vocabulary).to_numpy()
+    counts = pairs["count"].to_numpy().astype(np.float64)
+    order = np.lexsort((word, doc))
+    doc, word, counts = doc[order], word[order], counts[order]
+    bounds = np.searchsorted(doc, np.arange(len(ips) + 1))
     size = len(vocabulary)
-    vectors = terms.rdd.map(lambda r: (r.ip, Vectors.sparse(size, [t.idx for t in r.terms],
-                                                            [float(t["count"]) for t in r.terms])))
+    rows = [(ip, Vectors.sparse(size, word[a:b], counts[a:b]))
+            for ip, a, b in zip(ips.to_pylist(), bounds[:-1], bounds[1:])]
     schema = StructType([StructField("ip", StringType(), False), StructField("features", VectorUDT(), False)])
-    return spark.createDataFrame(vectors, schema)
+    slices = max(1, math.ceil(len(rows) / DOCUMENTS_PER_PARTITION))
+    return spark.createDataFrame(spark.sparkContext.parallelize(rows, slices), schema)
 
 
 def _em_theta(spark: SparkSession, fitted, docs: DataFrame) -> tuple[np.ndarray | None, np.ndarray | None]:
@@ -79,13 +102,14 @@ def _em_theta(spark: SparkSession, fitted, docs: DataFrame) -> tuple[np.ndarray 
 
 
 def fit(spark: SparkSession, corpus: DataFrame, params: MLConfig) -> tuple[TopicModel, FitStats]:
-    """Fit LDA on ``corpus`` (ip, word, count), with k, iterations, optimizer, α, β and seed from ``params``."""
-    corpus = corpus.where(F.col("count") > 0).cache()
-    vocabulary = [r.word for r in corpus.select("word").distinct().orderBy("word").collect()]
-    if not vocabulary:
+    """Fit LDA on ``corpus`` (ip, word, count; a repeated pair counts as their sum), with k,
+    iterations, optimizer, α, β and seed from ``params``."""
+    pairs = _pairs(corpus)
+    if pairs.num_rows == 0:
         raise ValueError("the corpus is empty: there is no valid event to learn from")
-    docs = _documents(spark, corpus, vocabulary).cache()
-    documents = docs.count()
+    ips, vocabulary = pc.unique(pairs["ip"]).sort(), pc.unique(pairs["word"]).sort()
+    docs = _documents(spark, pairs, ips, vocabulary).cache()
+    documents = len(ips)
     # A 5 % mini-batch of a small day is a handful of documents; such a model never sees most of them.
     rate = min(1.0, max(params.subsampling_rate, params.min_batch_documents / documents))
     lda = LDA(k=params.topic_count, maxIter=params.iterations, optimizer=params.optimizer, seed=params.seed,
@@ -103,8 +127,7 @@ def fit(spark: SparkSession, corpus: DataFrame, params: MLConfig) -> tuple[Topic
         table = fitted.transform(docs).select("ip", vector_to_array("theta").alias("theta")).toArrow()
         ips = table["ip"].to_numpy(zero_copy_only=False)
         theta = np.asarray(table["theta"].to_pylist(), dtype=np.float64).reshape(-1, params.topic_count)
-    model = TopicModel(ips, theta, vocabulary, phi)
-    pairs = corpus.select("ip", "word", "count").toArrow()
+    model = TopicModel(ips, theta, vocabulary.to_numpy(zero_copy_only=False), phi)
     counts = pairs["count"].to_numpy().astype(np.float64)
     with np.errstate(divide="ignore"):
         log_likelihood = float(counts @ np.log(score(model, pairs["ip"], pairs["word"])))
@@ -112,7 +135,6 @@ def fit(spark: SparkSession, corpus: DataFrame, params: MLConfig) -> tuple[Topic
     stats = FitStats(documents=documents, vocabulary=len(vocabulary), tokens=tokens,
                      log_likelihood=log_likelihood, log_perplexity=-log_likelihood / tokens)
     docs.unpersist()
-    corpus.unpersist()
     return model, stats
 
 

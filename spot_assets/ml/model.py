@@ -1,6 +1,11 @@
 """A fitted topic model as the rest of the graph sees it: θ per document (IP), φ per word, stored in
 the lake per type and day beside its parameters, so scoring, backfills and audits read the very
-model a day was scored with."""
+model a day was scored with.
+
+Spot's PRECISION: a model stored with 32 bits is loaded and scored with 32 bits, which halves it in
+the lake and in the copy every scoring task holds; its scores differ from the 64-bit ones from the
+seventh significant digit on.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +17,7 @@ import pyarrow as pa
 
 from resources.lake import LakeResource
 
-THETA = pa.schema([("ip", pa.string()), ("topics", pa.list_(pa.float64()))])
-PHI = pa.schema([("word", pa.string()), ("topics", pa.list_(pa.float64()))])
+FLOATS = {32: pa.float32(), 64: pa.float64()}
 
 
 class TopicModel:
@@ -25,8 +29,10 @@ class TopicModel:
         # The same keys as Arrow arrays: scoring looks events up in them without leaving Arrow.
         self.doc_keys = pa.array(self.docs.astype(str).to_numpy(), pa.string())
         self.word_keys = pa.array(self.words.astype(str).to_numpy(), pa.string())
-        self.theta = np.ascontiguousarray(theta, dtype=np.float64)
-        self.phi = np.ascontiguousarray(phi, dtype=np.float64)
+        theta, phi = np.asarray(theta), np.asarray(phi)
+        dtype = np.result_type(theta.dtype, phi.dtype, np.float32)  # float32 only if both are
+        self.theta = np.ascontiguousarray(theta, dtype=dtype)
+        self.phi = np.ascontiguousarray(phi, dtype=dtype)
         if self.theta.shape != (len(self.docs), self.phi.shape[1]) or self.phi.shape[0] != len(self.words):
             raise ValueError(f"θ {self.theta.shape} and φ {self.phi.shape} do not fit {len(self.docs)} docs, "
                              f"{len(self.words)} words")
@@ -41,18 +47,24 @@ def _matrix(column: pa.ChunkedArray, width: int) -> np.ndarray:
     return flat.reshape(len(column), width) if len(column) else np.zeros((0, width))
 
 
-def save(lake: LakeResource, data_type: str, day: dt.date, model: TopicModel) -> None:
-    theta = pa.table({"ip": pa.array(model.docs.astype(str)), "topics": pa.array(list(model.theta))}, schema=THETA)
-    phi = pa.table({"word": pa.array(model.words.astype(str)), "topics": pa.array(list(model.phi))}, schema=PHI)
-    lake.replace_day(f"{data_type}_theta", day, theta)
-    lake.replace_day(f"{data_type}_phi", day, phi)
+def _table(key: str, keys: pd.Index, matrix: np.ndarray, precision: int) -> pa.Table:
+    values = pa.array(np.ascontiguousarray(matrix).ravel(), pa.float64()).cast(FLOATS[precision])
+    topics = pa.FixedSizeListArray.from_arrays(values, matrix.shape[1]).cast(pa.list_(FLOATS[precision]))
+    return pa.table({key: pa.array(keys.astype(str).to_numpy(), pa.string()), "topics": topics})
+
+
+def save(lake: LakeResource, data_type: str, day: dt.date, model: TopicModel, precision: int = 64) -> None:
+    lake.replace_day(f"{data_type}_theta", day, _table("ip", model.docs, model.theta, precision))
+    lake.replace_day(f"{data_type}_phi", day, _table("word", model.words, model.phi, precision))
 
 
 def load(lake: LakeResource, data_type: str, day: dt.date) -> TopicModel:
-    theta = lake.read_day(f"{data_type}_theta", day, THETA)
-    phi = lake.read_day(f"{data_type}_phi", day, PHI)
-    if phi.num_rows == 0:
-        raise FileNotFoundError(f"no {data_type} model for {day}: materialize {data_type}_model first")
-    k = len(phi["topics"][0])
+    """The day's model, in the precision it was stored with."""
+    try:
+        theta = lake.read_day(f"{data_type}_theta", day)
+        phi = lake.read_day(f"{data_type}_phi", day)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"no {data_type} model for {day}: materialize {data_type}_model first") from None
+    k = len(phi["topics"][0]) if phi.num_rows else 0
     return TopicModel(theta["ip"].to_numpy(zero_copy_only=False), _matrix(theta["topics"], k),
                       phi["word"].to_numpy(zero_copy_only=False), _matrix(phi["topics"], k))

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -132,6 +133,28 @@ def two_days(tmp_path_factory):
     for day in (D1, D2):
         spot(config, "run", "--date", day.isoformat())
     return config, load_config(config), labels
+
+
+def test_spot_evaluate_reports_the_days_ranking(two_days):
+    """`spot evaluate --json` on the first day: its counts against the label file, its ROC AUC and
+    recall in the top 250 against a count over every (attack, other event) pair, ties counted half."""
+    config, cfg, labels = two_days
+    for data_type in ("flow", "dns"):
+        path = labels / data_type / f"{D1}.parquet"
+        out = spot(config, "evaluate", data_type, "--date", D1.isoformat(), "--labels", str(path), "--json")
+        report = json.loads(out[out.index("{"):])
+        truth = pq.read_table(path)
+        scored = ranked(cfg, data_type, D1, labels)
+        assert report["labels_without_score"] == 0 and report["labels"] == truth.num_rows == report["events"]
+        assert report["positives"] == pc.sum(truth["label"]).as_py() > 0
+        # -1 (no word) is never listed: it ranks after every score.
+        score = np.where(scored["score"].to_numpy() < 0, np.inf, scored["score"].to_numpy())
+        attack = pc.is_valid(scored["scenario"]).to_numpy(zero_copy_only=False)
+        pos, neg = score[attack][:, None], score[~attack][None, :]
+        assert report["roc_auc"] == pytest.approx(np.mean((pos < neg) + 0.5 * (pos == neg)))
+        before, tied = (score[None, :] < pos).sum(axis=1), (score[None, :] == pos).sum(axis=1)
+        inside = np.clip((TOP - before) / tied, 0, 1)  # the chance a random order of its ties puts it in the top
+        assert report["recall_at_250"] == pytest.approx(inside.mean())
 
 
 def test_e2e_attacks_listed_ratings_retrain_next_day(dash_duo, two_days):

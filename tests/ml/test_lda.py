@@ -3,6 +3,7 @@ of an IP's document scores about its share of the document, the common one about
 
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -51,3 +52,19 @@ def test_proxy_toy(spark):
     model, _ = fit(spark, worded, "proxy")
     got = score(model, worded.clientip, worded.word)
     assert got[0] == pytest.approx(0.1, abs=0.01) and got[1] == pytest.approx(0.9, abs=0.01)
+
+
+def test_online_fit_depends_on_the_corpus_not_on_its_row_order_or_layout(spark):
+    """The online optimizer samples mini-batches partition by partition: the same pairs, in another
+    order and partitioning, and with one pair split over two rows, must give the same model."""
+    rng = np.random.default_rng(7)
+    pairs = pd.DataFrame([(f"10.0.{d // 250}.{d % 250}", f"w{w}", int(rng.integers(2, 9)))
+                          for d in range(300) for w in rng.choice(60, 6, replace=False)], columns=["ip", "word", "count"])
+    one = pairs.iloc[[0]]
+    split = pd.concat([pairs.iloc[1:], one.assign(count=1), one.assign(count=one["count"] - 1)]).sample(frac=1, random_state=1)
+    online = MLConfig(topic_count=4, iterations=5, subsampling_rate=0.1, min_batch_documents=16)
+    first, _ = lda.fit(spark, spark.createDataFrame(pairs), online)
+    second, _ = lda.fit(spark, spark.createDataFrame(split).repartition(3), online)
+    assert list(first.docs) == list(second.docs) and list(first.words) == list(second.words)
+    np.testing.assert_allclose(second.theta, first.theta, rtol=1e-12)
+    np.testing.assert_allclose(second.phi, first.phi, rtol=1e-12)
