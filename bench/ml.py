@@ -71,13 +71,14 @@ def bench_config(work: Path, home: Path, labels: Path, flows: int, name: str, ml
     config = write_config(work / f"{name}.toml", home, spark={"driver_memory": driver_memory(flows)}, ml=ml)
     measured, steps = run_assets(config, DAY, "flow")
     report = evaluate(LakeResource(root=str(home / "lake")), "flow", DAY, pq.read_table(labels))
-    row = {"flows": flows, "config": name, "seed": ml["seed"], "ml": ml, "steps": steps, "steps_total": sum(steps.values()),
+    row = {"flows": flows, "config": name, "seed": ml["seed"], "ml": ml, "steps": steps,
+           "steps_total": sum(steps.values()),
            "process_seconds": measured.seconds, "cpu_seconds": measured.cpu_seconds, "peak_rss_mb": measured.peak_rss_mb,
            "load_avg": os.getloadavg()[0], **{k: report[k] for k in (
                "events", "positives", "roc_auc", "average_precision", "precision_at_10", "precision_at_50",
                "precision_at_100", "precision_at_250", "recall_at_250")}}
-    print(f"  {name:<8} seed {ml['seed']:<4} {row['steps_total']:7.1f} s  CPU {row['cpu_seconds']:7.1f} s  {row['peak_rss_mb']:6.0f} MB"
-          f"  AUC {row['roc_auc']:.3f}", flush=True)
+    print(f"  {name:<8} seed {ml['seed']:<4} {row['steps_total']:7.1f} s  CPU {row['cpu_seconds']:7.1f} s"
+          f"  {row['peak_rss_mb']:6.0f} MB  AUC {row['roc_auc']:.3f}", flush=True)
     return row
 
 
@@ -91,7 +92,8 @@ def _auc(rows: list[dict]) -> str:
 
 
 def table(rows: list[dict], skipped: list[str]) -> str:
-    head = f"{'flows':>9} {'config':<8} {'seed':>5} " + " ".join(f"{s.removeprefix('flow_'):>8}" for s in STEPS) + " "
+    head = f"{'flows':>9} {'config':<8} {'seed':>5} "
+    head += " ".join(f"{s.removeprefix('flow_'):>8}" for s in STEPS) + " "
     head += " ".join(f"{h:>8}" for h in ("total s", "process", "CPU s", "RSS MB", "AUC", "AP", "P@250", "R@250", "load"))
     lines = [head]
     for r in rows:
@@ -159,7 +161,8 @@ def main() -> int:
                     for _ in range(args.repeat) for name, ml in configs.items()]
             for name in configs:
                 mine = [r for r in runs if r["config"] == name]
-                rows.append(min(mine, key=lambda r: r["steps_total"]) | {"runs_total": [r["steps_total"] for r in mine]})
+                fastest = min(mine, key=lambda r: r["steps_total"])
+                rows.append(fastest | {"runs_total": [r["steps_total"] for r in mine]})
         (work / "ml.json").write_text(json.dumps({"rows": rows, "skipped": skipped}, indent=2))
     print()
     print(table(rows, skipped))

@@ -12,8 +12,8 @@ from spot_assets.ml.metrics import average_precision, detection_report, expected
 from spot_assets.ml.model import TopicModel
 from spot_assets.ml.scoring import flow_scores, score
 
-# θ: doc a = (0.5, 0.5), doc b = (1, 0); φ: w1 = (0.2, 0.6), w2 = (0.8, 0.4)
 DAY = dt.date(2024, 7, 8)
+# θ: doc a = (0.5, 0.5), doc b = (1, 0); φ: w1 = (0.2, 0.6), w2 = (0.8, 0.4)
 MODEL = TopicModel(["a", "b"], np.array([[0.5, 0.5], [1.0, 0.0]]), ["w1", "w2"], np.array([[0.2, 0.6], [0.8, 0.4]]))
 
 
