@@ -64,7 +64,9 @@ def load(lake: LakeResource, data_type: str, day: dt.date) -> TopicModel:
         theta = lake.read_day(f"{data_type}_theta", day)
         phi = lake.read_day(f"{data_type}_phi", day)
     except FileNotFoundError:
-        raise FileNotFoundError(f"no {data_type} model for {day}: materialize {data_type}_model first") from None
-    k = len(phi["topics"][0]) if phi.num_rows else 0
+        phi = None
+    if phi is None or phi.num_rows == 0:
+        raise FileNotFoundError(f"no {data_type} model for {day}: materialize {data_type}_model first")
+    k = len(phi["topics"][0])
     return TopicModel(theta["ip"].to_numpy(zero_copy_only=False), _matrix(theta["topics"], k),
                       phi["word"].to_numpy(zero_copy_only=False), _matrix(phi["topics"], k))
