@@ -77,18 +77,21 @@ class Measured:
     peak_rss_mb: float  # the whole process tree, sampled every ``interval`` seconds
     cpu_seconds: float  # user + system of the tree, as last sampled per process (a busy machine stretches
     stdout: str         # wall time far more than CPU time, so this compares configurations more fairly)
+    jvm_starts: int = 0  # Spark JVMs (SparkSubmit processes) seen in the tree: a JVM lives seconds, far longer than
+    #                      the sampling interval, so none is missed; a driver's Python workers are not JVMs
 
 
 def measure(cmd: list[str], interval: float = 0.25) -> Measured:
     """Run ``cmd``, sampling the peak resident memory and the CPU time of its process tree."""
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=REPO, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    peak, cpu = [0], {}
+    peak, cpu, jvms = [0], {}, set()
 
     def sample() -> None:
         while proc.poll() is None:
             tree = _tree(proc.pid)
             peak[0] = max(peak[0], sum(rss for rss, _ in tree.values()))
+            jvms.update(pid for pid in tree.keys() - jvms if _is_spark_jvm(pid))  # a launcher script execs java
             cpu.update({pid: seconds for pid, (_, seconds) in tree.items()})
             time.sleep(interval)
 
@@ -99,7 +102,15 @@ def measure(cmd: list[str], interval: float = 0.25) -> Measured:
     seconds = time.perf_counter() - start
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{out[-3000:]}\n{err[-3000:]}")
-    return Measured(seconds, peak[0] / 1024, sum(cpu.values()), out)
+    return Measured(seconds, peak[0] / 1024, sum(cpu.values()), out, len(jvms))
+
+
+def _is_spark_jvm(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return b"org.apache.spark.deploy.SparkSubmit" in f.read()
+    except OSError:
+        return False
 
 
 def run_assets(config: Path, day: dt.date, data_type: str, assets: tuple[str, ...] = ML_ASSETS,

@@ -1,6 +1,6 @@
 """Flow decode benchmark: nfdump's own fmt output rate against the ``nfcapd`` format's.
 
-    python bench/flow_decode.py [--flows N] [--repeat R]
+    python bench/flow_decode.py [--flows N] [--repeat R] [--keep DIR]
 
 Builds N single-packet flows (distinct 5-tuples) as a pcap with numpy, turns it into nfcapd files
 with ``nfpcapd -t 60`` (one file per minute of traffic), and replays every file as NetFlow v9 with
@@ -11,7 +11,8 @@ with ``nfpcapd -t 60`` (one file per minute of traffic), and replays every file 
   (b) ``decode_file("flow", FILE, Tools())`` serially;
   (c) the same over a ``ProcessPoolExecutor(2)``, as the ingest runs it (workers return row counts).
 
-The three are run in turn R times and each one's best is reported (the machine may be shared).
+``--keep DIR`` keeps the collected files in DIR and reuses them when DIR already holds N flows (the
+generation takes longer than the measurement). The three are run in turn R times and each one's best is reported (the machine may be shared).
 Peak RSS is the kernel's high-water mark of the process's own memory (VmHWM): our process for (b),
 the larger worker for (c), nfdump's from GNU time when installed. getrusage's ru_maxrss is not used:
 Linux charges a forked child the parent's RSS at fork and at exec, which here is the pcap generator.
@@ -21,8 +22,11 @@ Goal: (b)/(a) >= 0.8.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import multiprocessing
+import os
 import resource
+import shutil
 import struct
 import subprocess
 import sys
@@ -88,6 +92,11 @@ def flow_count(files: list[Path]) -> int:
 
 def make_collector_files(work: Path, flows: int) -> list[Path]:
     pcap, captured, collected = work / "flows.pcap", work / "nfpcapd", work / "collected"
+    kept = sorted(collected.glob("nfcapd.*"))
+    if kept and flow_count(kept) == flows:
+        return kept
+    for stale in (captured, collected):
+        shutil.rmtree(stale, ignore_errors=True)
     captured.mkdir()
     collected.mkdir()
     write_pcap(pcap, flows, span=min(600.0, max(60.0, flows / 1500)))
@@ -178,14 +187,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--flows", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--keep", type=Path, help="folder to keep the collected files in and reuse them from")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="flow-bench-") as tmp:
+    with contextlib.nullcontext(args.keep) if args.keep else tempfile.TemporaryDirectory(prefix="flow-bench-") as tmp:
+        Path(tmp).mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()
         files = make_collector_files(Path(tmp), args.flows)
         size = sum(f.stat().st_size for f in files) / 1e6
         print(f"{args.flows:,} flows replayed (NetFlow v9) into {len(files)} nfcapd files, {size:.0f} MB, "
               f"in {time.perf_counter() - started:.1f} s")
 
+        load = os.getloadavg()[0]
         runs: dict[str, list[Run]] = {"a": [], "b": [], "c": []}
         for _ in range(args.repeat):
             runs["a"].append(fresh(baseline, files))
@@ -206,6 +218,7 @@ def main() -> None:
                   f"{peak}  (wall of each run: {walls})")
         print(f"(b)/(a) = {rate['b'] / rate['a']:.2f}   (c)/(a) = {rate['c'] / rate['a']:.2f}   "
               f"CPU (b)/(a) = {best['b'].cpu / best['a'].cpu:.2f}   (goal: (b)/(a) >= 0.8)")
+        print(f"load average (1 min) {load:.1f} before, {os.getloadavg()[0]:.1f} after, on {os.cpu_count()} cores")
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 our defaults against Spot's classic setting, in the same run.
 
     python bench/ml.py [--sizes 100000,1000000,5000000] [--seeds 42] [--repeat 1] [--work DIR] [--em-limit 900]
+                       [--config NAME[:key=value,...]]...
 
 For each size: simulate one flow day (every scenario, hosts scaled to the size), ingest its flow
 captures once, then for each configuration, in a fresh process (so the Spark JVM's memory is that
@@ -16,8 +17,10 @@ where its time, extrapolated linearly from the largest size it ran, would exceed
 With ``--repeat R`` the configurations alternate R times and each keeps its fastest run (the
 machine may be shared). With ``--seeds`` both run once per LDA seed: an LDA model's detection
 quality moves with its random draws alone, so a difference in AUC between the settings means
-something only beside the spread over seeds. Goal: classic/ours >= 5x in total time, at an equal
-or better ROC AUC (the mean over the seeds). Results go to ``DIR/ml.json``.
+something only beside the spread over seeds. ``--config`` replaces the two configurations with the
+ones named (``classic``, ``ours``, or a new name), each with [ml] keys over the defaults, e.g.
+``--config ours --config iter100:iterations=100``; the last one listed is left in the lake. Goal:
+classic/ours >= 5x in total time, at an equal or better ROC AUC (the mean over the seeds). Results go to ``DIR/ml.json``.
 """
 
 from __future__ import annotations
@@ -44,6 +47,19 @@ CONFIGS = {"classic": CLASSIC, "ours": {}}
 STEPS = ("flow_words", "flow_model", "flow_scoring")
 GOAL_RATIO = 5.0
 ALWAYS_COMPARED = 1_000_000  # up to this size classic always runs (below it, fixed costs dominate its time)
+
+
+def parse_config(text: str) -> tuple[str, dict]:
+    """``NAME[:key=value,...]``: the [ml] keys of a named configuration over its base (``CONFIGS`` or none)."""
+    name, _, keys = text.partition(":")
+    ml = dict(CONFIGS.get(name, {}))
+    for item in filter(None, keys.split(",")):
+        key, _, value = item.partition("=")
+        try:
+            ml[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            ml[key.strip()] = value.strip()  # a word such as em
+    return name, ml
 
 
 def driver_memory(flows: int) -> str:
@@ -113,6 +129,12 @@ def table(rows: list[dict], skipped: list[str]) -> str:
                          f"process {_mean(c, 'process_seconds') / _mean(o, 'process_seconds'):.2f}x, "
                          f"CPU {_mean(c, 'cpu_seconds') / _mean(o, 'cpu_seconds'):.2f}x; AUC {_auc(o)} vs {_auc(c)}; "
                          f"goal >= {GOAL_RATIO:.0f}x at equal or better AUC: {verdict}")
+    for flows, name in dict.fromkeys((r["flows"], r["config"]) for r in rows):
+        mine = [r for r in rows if r["flows"] == flows and r["config"] == name]
+        aucs = [r["roc_auc"] for r in mine]
+        lines.append(f"{flows:>9} {name:<8} over {len(mine)} seed(s): AUC {_auc(mine)} range {max(aucs) - min(aucs):.3f}, "
+                     f"model step {sum(r['steps']['flow_model'] for r in mine) / len(mine):.1f} s, "
+                     f"steps {_mean(mine, 'steps_total'):.1f} s")
     ours = {}
     for r in rows:
         if r["config"] == "ours":
@@ -134,6 +156,8 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0, help="the simulator's seed")
     parser.add_argument("--seeds", default="42", help="LDA seeds, separated by commas (42 is the default config's)")
     parser.add_argument("--repeat", type=int, default=1, help="runs per configuration; the fastest is kept")
+    parser.add_argument("--config", action="append", type=parse_config, metavar="NAME[:key=value,...]",
+                        help="a configuration to run instead of classic and ours (repeat the option)")
     parser.add_argument("--em-limit", type=float, default=900.0, help="skip classic beyond this many seconds")
     args = parser.parse_args()
     sizes = [args.flows] if args.flows else sorted(int(s) for s in args.sizes.split(","))
@@ -144,7 +168,7 @@ def main() -> int:
         print(f"{flows} flows", flush=True)
         size_dir = work / str(flows)
         home, labels = prepare(size_dir, flows, args.seed)
-        configs = dict(CONFIGS)
+        configs = dict(args.config) if args.config else dict(CONFIGS)
         previous = [r for r in rows if r["config"] == "classic"]
         if previous and flows > ALWAYS_COMPARED:
             last = previous[-1]

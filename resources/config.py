@@ -14,7 +14,7 @@ import os
 import re
 import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
@@ -78,6 +78,8 @@ class MLConfig(_Section):
     alpha: float | None = Field(None, gt=0, description="LDA_ALPHA (doc concentration); None = Spark's default")
     beta: float | None = Field(None, gt=0, description="LDA_BETA (topic concentration)")
     seed: int = 42
+    seeds: int = Field(1, ge=1, description="LDA fits, from seed and seeds drawn from it; an event scores the mean "
+                       "of their scores (one fit's ranking moves with its random draws)")
     precision: Literal[32, 64] = Field(64, description="PRECISION: bits of each stored topic mix and word "
                                        "probability; 32 halves the model in the lake and in every scoring task")
     dupfactor: int = Field(1000, ge=1, description="DUPFACTOR: copies of each low-risk rating in training")
@@ -90,6 +92,23 @@ class DnsConfig(_Section):
 
 class ProxyConfig(_Section):
     safe_domain: str = Field("", description="the proxy word's own-domain class (Spot hard-coded 'intel')")
+
+
+class DetectConfig(_Section):
+    """Behaviour detectors and the priority list (spot_assets/detect). Each detector's own settings go in
+    ``[detect.<type>.<detector>]`` (e.g. ``[detect.flow.beacon] min_connections = 20``); their defaults and
+    the reasons for them are in the detector modules, and an unknown key is an error naming it."""
+
+    history_days: int = Field(7, ge=0, description="earlier days whose profiles a detector compares a day with")
+    lda_weight: float = Field(0.3, ge=0, le=1, description="trust in Spot's LDA rarity in the priority list "
+                              "(it ranks attacks near chance on labeled flow and DNS days)")
+    raise_strength: float = Field(0.5, ge=0, le=1, description="what an analyst's rating of 1 adds to an entity")
+    min_score: float = Field(0.05, ge=0, le=1, description="findings a detector itself rates below this stay in "
+                             "<type>_findings but do not enter the priority list (common outliers, scaled down)")
+    weights: dict[str, float] = Field(default_factory=dict, description="detector name -> weight (default 1)")
+    flow: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    dns: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    proxy: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
 
 class HttpReputationConfig(_Section):
@@ -147,6 +166,7 @@ class SpotConfig(_Section):
     ingest: IngestConfig = IngestConfig()
     ml: MLConfig = MLConfig()
     dns: DnsConfig = DnsConfig()
+    detect: DetectConfig = DetectConfig()
     proxy: ProxyConfig = ProxyConfig()
     context: ContextConfig = ContextConfig()
     store: StoreConfig = StoreConfig()

@@ -12,6 +12,8 @@ Layout under the lake root (a local path, ``hdfs://`` or ``s3a://``):
 Month, day and hour are zero-padded (Spot left the choice to Hive's type normalisation, spec §1.4).
 Every write goes to a hidden temporary name first and is then renamed into place, so a reader never
 sees half a file and a failed run leaves the previous version intact. Readers skip hidden names.
+Bytes are written and read as they are: pyarrow's streams would otherwise (de)compress by the name's
+suffix, and a landed ``conn.log.gz`` would be stored gzipped twice.
 """
 
 from __future__ import annotations
@@ -101,7 +103,7 @@ class LakeResource(dg.ConfigurableResource):
 
     def put_file(self, local: Path, path: str) -> None:
         tmp = self._atomic_target(path)
-        with open(local, "rb") as src, self.fs.open_output_stream(tmp) as dst:
+        with open(local, "rb") as src, self.fs.open_output_stream(tmp, compression=None) as dst:
             shutil.copyfileobj(src, dst, length=4 << 20)
         self.fs.move(tmp, path)
 
@@ -117,20 +119,20 @@ class LakeResource(dg.ConfigurableResource):
             return
         with tempfile.TemporaryDirectory(prefix="spot-") as tmp:
             local = Path(tmp) / path.rsplit("/", 1)[1]
-            with self.fs.open_input_stream(path) as src, open(local, "wb") as dst:
+            with self.fs.open_input_stream(path, compression=None) as src, open(local, "wb") as dst:
                 shutil.copyfileobj(src, dst, length=4 << 20)
             yield local
 
     def write_json(self, path: str, obj: dict) -> None:
         tmp = self._atomic_target(path)
-        with self.fs.open_output_stream(tmp) as out:
+        with self.fs.open_output_stream(tmp, compression=None) as out:
             out.write(json.dumps(obj, indent=1, sort_keys=True, default=str).encode())
         self.fs.move(tmp, path)
 
     def read_json(self, path: str) -> dict | None:
         if not self.exists(path):
             return None
-        with self.fs.open_input_stream(path) as f:
+        with self.fs.open_input_stream(path, compression=None) as f:
             return json.loads(f.read())
 
     # ----- Parquet tables

@@ -9,10 +9,16 @@ through a SQLAlchemy URL. The schema is versioned and migrated forward on open.
 A rating is a selector, as Spot's scoring panel was: the exact values of some key columns of a
 type (unset = "all"), a severity (1 high, 2 medium, 3 low risk) and who said it. It applies to every
 event of its day that matches all of its values. The latest rating of a selector is its current one.
+
+Feedback on a finding (a row of the priority list) names an entity by the columns of its type's
+entity (unset = "any"), a detector or "*" for all of them, and 1 (raise) or 3 (suppress). It is in
+force from the day it was given through ``expires`` (``FEEDBACK_DAYS`` later by default); undo is a
+revoke that keeps the row and says who revoked it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 from dataclasses import dataclass
@@ -30,6 +36,16 @@ RATING_KEYS = {
 }
 ALL_KEYS = tuple(dict.fromkeys(k for keys in RATING_KEYS.values() for k in keys))
 HIGH, MEDIUM, LOW = 1, 2, 3
+
+# Feedback on findings (the priority list's rows) names an entity by the columns of its type's entity
+# (spot_assets/datatypes.py, as the schema had them when this table was made; a test keeps the two equal).
+FEEDBACK_KEYS = {"flow": ("sip", "dip", "dport"), "dns": ("ip_dst", "domain"), "proxy": ("clientip", "host")}
+ALL_FEEDBACK_KEYS = tuple(dict.fromkeys(k for keys in FEEDBACK_KEYS.values() for k in keys))
+ALL_DETECTORS = "*"
+# How long a finding's feedback applies, from the day it was given: a month of daily runs is long enough
+# to stop re-reading a known benign entity every morning and short enough that a host that changes
+# role (or is compromised later) comes back without anyone remembering to undo a decision.
+FEEDBACK_DAYS = 30
 
 metadata = sa.MetaData()
 schema_version = sa.Table("schema_version", metadata, sa.Column("version", sa.Integer, nullable=False))
@@ -59,6 +75,24 @@ threats = sa.Table(
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     sa.UniqueConstraint("data_type", "day", "anchor", name="one_threat_per_anchor"),
 )
+finding_feedback = sa.Table(
+    "finding_feedback", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("data_type", sa.String(8), nullable=False),
+    sa.Column("day", sa.Date, nullable=False),  # the day whose list the analyst rated
+    sa.Column("detector", sa.Text, nullable=False),  # one detector's name, or "*": every source of the entity
+    *[sa.Column(k, sa.Integer if k == "dport" else sa.Text) for k in ALL_FEEDBACK_KEYS],  # null = any
+    sa.Column("severity", sa.Integer, nullable=False),
+    sa.Column("analyst", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires", sa.Date, nullable=False),  # the last day it applies
+    sa.Column("revoked_at", sa.DateTime(timezone=True)),  # undone: the row stays, as analyst data always does
+    sa.Column("revoked_by", sa.Text),
+    sa.CheckConstraint("severity IN (1, 3)", name="feedback_raises_or_suppresses"),
+    sa.CheckConstraint("data_type IN ('flow', 'dns', 'proxy')", name="feedback_known_type"),
+    sa.CheckConstraint("expires >= day", name="feedback_expires_after_its_day"),
+    sa.Index("finding_feedback_by_day", "data_type", "day"),
+)
 audit = sa.Table(
     "audit", metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
@@ -72,6 +106,7 @@ audit = sa.Table(
 # Each migration takes the schema from version i to i + 1; never edit one that has shipped.
 MIGRATIONS = [
     lambda conn: metadata.create_all(conn, tables=[ratings, threats, audit]),
+    lambda conn: metadata.create_all(conn, tables=[finding_feedback]),
 ]
 
 
@@ -97,6 +132,21 @@ class Threat:
     updated_at: dt.datetime
 
 
+@dataclass(frozen=True)
+class FindingFeedback:
+    """An analyst's word on a finding's entity: 1 raises it to the top of later lists, 3 suppresses it."""
+
+    id: int
+    data_type: str
+    day: dt.date
+    detector: str
+    entity: dict  # entity column -> exact value, only the columns that are set (the others: any)
+    severity: int
+    analyst: str
+    created_at: dt.datetime
+    expires: dt.date
+
+
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
@@ -110,6 +160,11 @@ def _sqlite_file_missing(url: str) -> bool:
     parsed = sa.engine.make_url(url)
     return parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:") \
         and not Path(parsed.database).exists()
+
+
+# PostgreSQL's counterpart of SQLite's BEGIN IMMEDIATE below: a lock every write transaction takes first.
+# Advisory locks belong to one database, so stores in other databases never wait on each other.
+_PG_WRITE_LOCK = 0x73706F74  # "spot"
 
 
 def _engine(url: str) -> sa.Engine:
@@ -142,16 +197,17 @@ class AnalystStore:
     def __init__(self, url: str, writable: bool = True):
         self.url = url
         self.writable = writable
-        self.absent = not writable and _sqlite_file_missing(url)
         parsed = sa.engine.make_url(url)
         if writable and parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         self.engine = _engine(url)
+        self.absent = not writable and (_sqlite_file_missing(url)
+                                        or not sa.inspect(self.engine).has_table(schema_version.name))
         if writable:
             self.migrate()
 
     def migrate(self) -> int:
-        with self.engine.begin() as conn:
+        with self._transaction() as conn:
             schema_version.create(conn, checkfirst=True)
             current = conn.execute(sa.select(sa.func.max(schema_version.c.version))).scalar() or 0
             for version in range(current, len(MIGRATIONS)):
@@ -160,6 +216,15 @@ class AnalystStore:
         return len(MIGRATIONS)
 
     # ----- writes (each one transaction with its audit row)
+
+    @contextlib.contextmanager
+    def _transaction(self):
+        """A write transaction that holds the store's write lock, so concurrent writers queue: without it
+        two first opens of a PostgreSQL store both create its tables, and two saves of one threat both insert."""
+        with self.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_PG_WRITE_LOCK)))
+            yield conn
 
     def _writing(self) -> None:
         if not self.writable:
@@ -180,7 +245,7 @@ class AnalystStore:
             raise ValueError(f"severity must be 1, 2 or 3, not {severity!r}")
         self._writing()
         values = dict(data_type=data_type, day=day, severity=severity, analyst=analyst, created_at=_now(), **chosen)
-        with self.engine.begin() as conn:
+        with self._transaction() as conn:
             rating_id = conn.execute(ratings.insert().values(**values)).inserted_primary_key[0]
             self._audit(conn, analyst, "rate", f"ratings:{rating_id}", values)
         return rating_id
@@ -188,7 +253,7 @@ class AnalystStore:
     def save_threat(self, data_type: str, day: dt.date, anchor: str, title: str, description: str, analyst: str) -> int:
         self._writing()
         now = _now()
-        with self.engine.begin() as conn:
+        with self._transaction() as conn:
             key = (threats.c.data_type == data_type) & (threats.c.day == day) & (threats.c.anchor == anchor)
             old = conn.execute(sa.select(threats).where(key)).mappings().first()
             if old is None:
@@ -204,6 +269,49 @@ class AnalystStore:
                             {"title": title, "description": description,
                              "old": {"title": old["title"], "description": old["description"], "analyst": old["analyst"]}})
         return threat_id
+
+    def record_feedback(self, data_type: str, day: dt.date, entity: dict, severity: int, analyst: str,
+                        detector: str = ALL_DETECTORS, expires: dt.date | None = None) -> int:
+        """Feedback on the entity of a finding of ``day``; it applies from ``day`` through ``expires``
+        (``FEEDBACK_DAYS`` later by default) unless revoked."""
+        if data_type not in FEEDBACK_KEYS:
+            raise ValueError(f"unknown data type {data_type!r}")
+        unknown = set(entity) - set(FEEDBACK_KEYS[data_type])
+        if unknown:
+            raise ValueError(f"{data_type} findings are about {', '.join(FEEDBACK_KEYS[data_type])}, "
+                             f"not {', '.join(sorted(unknown))}")
+        chosen = {k: v for k, v in entity.items() if v is not None}
+        if not chosen:
+            raise ValueError("feedback needs at least one entity value (one of every value would hide everything)")
+        if severity not in (HIGH, LOW):
+            raise ValueError(f"feedback on a finding is 1 (raise) or 3 (suppress), not {severity!r}")
+        if not detector:
+            raise ValueError(f"name a detector, or {ALL_DETECTORS!r} for all of them")
+        expires = expires if expires is not None else day + dt.timedelta(days=FEEDBACK_DAYS)
+        if expires < day:
+            raise ValueError(f"feedback of {day} cannot expire before it, on {expires}")
+        self._writing()
+        values = dict(data_type=data_type, day=day, detector=detector, severity=severity, analyst=analyst,
+                      created_at=_now(), expires=expires, **chosen)
+        with self._transaction() as conn:
+            feedback_id = conn.execute(finding_feedback.insert().values(**values)).inserted_primary_key[0]
+            self._audit(conn, analyst, "feedback", f"finding_feedback:{feedback_id}", values)
+        return feedback_id
+
+    def revoke_feedback(self, feedback_id: int, analyst: str) -> None:
+        """Undo: the row is kept and marked revoked, so who decided what, and who undid it, stays on record."""
+        self._writing()
+        now = _now()
+        with self._transaction() as conn:
+            query = sa.select(finding_feedback).where(finding_feedback.c.id == feedback_id)
+            row = conn.execute(query).mappings().first()
+            if row is None:
+                raise ValueError(f"no finding feedback {feedback_id}")
+            if row["revoked_at"] is not None:
+                raise ValueError(f"finding feedback {feedback_id} was already revoked by {row['revoked_by']}")
+            conn.execute(finding_feedback.update().where(finding_feedback.c.id == feedback_id)
+                         .values(revoked_at=now, revoked_by=analyst))
+            self._audit(conn, analyst, "feedback_revoke", f"finding_feedback:{feedback_id}", {"revoked_at": now})
 
     # ----- reads
 
@@ -246,6 +354,23 @@ class AnalystStore:
                  .where(threats.c.data_type == data_type).group_by(threats.c.day))
         with self.engine.connect() as conn:
             return {day.isoformat(): f"{_utc(stamp).isoformat()}#{n}" for day, stamp, n in conn.execute(query)}
+
+    def finding_feedback(self, data_type: str, day: dt.date) -> list[FindingFeedback]:
+        """The feedback in force on ``day``: given on or before it, not expired, not revoked; oldest first.
+        A store made before findings had feedback (not migrated yet: runs never migrate) has none."""
+        if self.absent:
+            return []
+        c = finding_feedback.c
+        query = (sa.select(finding_feedback)
+                 .where(c.data_type == data_type, c.day <= day, c.expires >= day, c.revoked_at.is_(None))
+                 .order_by(c.id))
+        with self.engine.connect() as conn:
+            if not sa.inspect(conn).has_table(finding_feedback.name):
+                return []
+            return [FindingFeedback(r["id"], r["data_type"], r["day"], r["detector"],
+                                    {k: r[k] for k in FEEDBACK_KEYS[data_type] if r[k] is not None}, r["severity"],
+                                    r["analyst"], _utc(r["created_at"]), r["expires"])
+                    for r in conn.execute(query).mappings()]
 
     def audit_log(self) -> list[dict]:
         if self.absent:

@@ -1,10 +1,17 @@
 #!/usr/bin/env bash
-# Installs the Debian packages Spot needs when a command of theirs is missing.
-# Usage: scripts/system-deps.sh command:package [command:package ...]
+# Installs the Debian packages Spot needs when a file of theirs is missing.
+# Usage: scripts/system-deps.sh need:package [need:package ...]
+# A need is a command on PATH, or a path (a glob allowed) for what Debian keeps off PATH, such as
+# PostgreSQL's server binaries under /usr/lib/postgresql/<version>/bin.
 set -euo pipefail
 missing=()
 for pair in "$@"; do
-  command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
+  need=${pair%%:*}
+  if [[ $need == */* ]]; then
+    compgen -G "$need" >/dev/null || missing+=("${pair#*:}")
+  else
+    command -v "$need" >/dev/null 2>&1 || missing+=("${pair#*:}")
+  fi
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then

@@ -8,6 +8,7 @@ import json
 import os
 import sys
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow.csv as pacsv
@@ -17,15 +18,22 @@ from resources.config import ConfigError, SpotConfig, load_config
 from resources.decoders import ToolError
 from resources.lake import LakeResource
 from spot_assets import demo, schemas
+from spot_assets.datatypes import DATA_TYPES
+from spot_assets.definitions import resources_for
+from spot_assets.detect.base import findings_schema
+from spot_assets.detect.priority_schema import priority_schema
 from spot_assets.export import neutralise_formulas
 from spot_assets.ingest import formats, manifest
-from spot_assets.ingest.landing import day_of, land
+from spot_assets.ingest.formats import zeek
+from spot_assets.ingest.landing import Named, Unplaceable, day_of, files_named, land, of_type, zeek_routes
 from spot_assets.ml.evaluate import evaluate
 from spot_assets.oa.storyboard import storyboard_dir
+from spot_assets.partitions import daily
 from spot_assets.runs import materialize_day, prepare_dagster_home
 from spot_assets.simulation import cli as simulation_cli
 
 INGEST_ASSETS = ("{t}_raw", "{t}_events", "{t}_rejects", "{t}_ingest_summary")
+ZEEK = "zeek"  # `spot ingest zeek DIR`: Zeek's logs, each routed to the type its log feeds
 # Tables `spot export` knows, by the name the user types, with their schemas.
 EXPORTABLE = {
     "events": lambda t: schemas.EVENTS[t],
@@ -34,6 +42,8 @@ EXPORTABLE = {
     # Their schema is what the files say (Spark, or the enrichment and details builders, wrote them).
     **{name: (lambda t: None) for name in ("words", "scores", "suspicious", "enriched", "details",
                                              "chords", "dendro")},
+    "findings": lambda t: findings_schema(DATA_TYPES[t]),
+    "priority": lambda t: priority_schema(DATA_TYPES[t]),
 }
 
 
@@ -65,31 +75,120 @@ def cmd_config(cfg: SpotConfig, args) -> int:
     return 0
 
 
-def land_paths(cfg: SpotConfig, data_type: str, paths: list[Path], fmt: str | None = None) -> set[dt.date]:
-    """Land files (copies: the originals stay where they are); the days they belong to."""
-    if fmt:
-        formats.get(data_type, fmt)  # a bad name fails before anything is copied
+@dataclass
+class Landing:
+    """What landing did: the days to run and the ids of the files to decode in them (new files, and
+    files seen before whose first ingest never decoded them)."""
+
+    days: set[dt.date] = field(default_factory=set)
+    file_ids: set[str] = field(default_factory=set)
+
+
+def _placed(cfg: SpotConfig, data_type: str, files: list[Named], fmt: str | None) -> tuple[list, list[str]]:
+    """(file, day) of every file that has a day partition; one line per file that has none."""
+    tools = resources_for(cfg)["decoders"].tools(data_type)
+    partitions = daily(cfg.ingest.start_date)
+    placed, refused = [], []
+    for f in files:
+        try:
+            placed.append((f, day_of(data_type, f.path, tools, partitions, fmt)))
+        except Unplaceable as e:
+            refused.append(str(e))
+    return placed, refused
+
+
+def _land_placed(cfg: SpotConfig, data_type: str, placed: list, fmt: str | None) -> Landing:
     lake = LakeResource(root=cfg.lake_root)
-    landed = Counter()
-    for path in paths:
-        if not path.is_file():
-            raise ValueError(f"no such file: {path}")
-        entry = land(lake, data_type, path, day_of(path, cfg.ingest.nfdump), fmt=fmt, remove=False)
-        landed[entry.day, entry.status] += 1
-    for (day, status), n in sorted(landed.items()):
+    result, counts = Landing(), Counter()
+    for f, day in placed:
+        entry = land(lake, data_type, f.path, day, fmt=fmt, remove=False, name=f.name)
+        counts[entry.day, entry.status] += 1
+        # A file seen before is run again only if its first ingest did not get to decode it.
+        if entry.status != manifest.DUPLICATE or manifest.find(lake, data_type, entry.sha256).status == manifest.LANDED:
+            result.days.add(entry.day)
+            result.file_ids.add(entry.file_id)
+    for (day, status), n in sorted(counts.items()):
         note = " (seen before: not ingested twice)" if status == manifest.DUPLICATE else ""
         print(f"{data_type} {day}: {n} file(s) {status}{note}")
-    return {day for day, _ in landed}
+    return result
+
+
+def land_paths(cfg: SpotConfig, data_type: str, paths: list[Path], fmt: str | None = None) -> Landing:
+    """Land files (copies: the originals stay where they are); a file without a day is an error."""
+    if fmt:
+        formats.get(data_type, fmt)  # a bad name fails before anything is copied
+    placed, refused = _placed(cfg, data_type, files_named([str(p) for p in paths]), fmt)
+    if refused:
+        raise ValueError("\n".join(refused))
+    return _land_placed(cfg, data_type, placed, fmt)
+
+
+def _ingest_days(cfg: SpotConfig, data_type: str, landing: Landing) -> bool:
+    """Run the ingest of every day the landed files belong to, then of every other day their rows fell
+    on (a log that runs past midnight): each such day gets its own materialization and checks."""
+    lake, partitions = LakeResource(root=cfg.lake_root), daily(cfg.ingest.start_date)
+    only = [name.format(t=data_type) for name in INGEST_ASSETS]
+    todo, done, ok = set(landing.days), set(), True
+    while todo:
+        day = min(todo)
+        todo.discard(day)
+        done.add(day)
+        ok = _report(materialize_day(cfg, day, [data_type], only=only), day) and ok
+        for entry in manifest.entries(lake, data_type, day):
+            if entry.file_id not in landing.file_ids:
+                continue
+            for row_day in {dt.date.fromisoformat(hour[:10]) for hour in entry.hours} - done - todo:
+                if partitions.has_partition_key(row_day.isoformat()):
+                    todo.add(row_day)
+                else:
+                    print(f"{data_type} {row_day}: rows of {entry.name} are stored there, outside the partitions "
+                          f"(ingest.start_date {cfg.ingest.start_date}): not materialized")
+    return ok
+
+
+def _print_skipped(what: str, skipped: Counter, why: str) -> None:
+    if skipped:
+        counts = ", ".join(f"{n} {log}" for log, n in sorted(skipped.items()))
+        print(f"{what}: not ingested: {counts} file(s) ({why})")
 
 
 def cmd_ingest(cfg: SpotConfig, args) -> int:
-    days = land_paths(cfg, args.type, [Path(p) for p in args.paths], args.format)
-    only = [name.format(t=args.type) for name in INGEST_ASSETS]
-    results = [_report(materialize_day(cfg, day, [args.type], only=only), day) for day in sorted(days)]
-    return 0 if all(results) else 1
+    """Every file is placed (given its day) before anything lands; the files that have no day are named,
+    one line each, and the others are ingested: no Dagster run ever sees a file it has no partition for."""
+    named = files_named(args.paths)
+    if args.type == ZEEK:
+        if args.format:
+            raise ValueError("--format does not apply to `spot ingest zeek`: each log is read by its own format")
+        batches, skipped = zeek_routes(named, cfg.ingest.types)
+        routes = ", ".join(f"{log} as {t}" for log, t in zeek.DATA_TYPES.items())
+        _print_skipped("zeek", skipped, f"Spot ingests {routes}")
+    else:
+        if args.format:
+            formats.get(args.type, args.format)  # a bad name fails before anything is copied
+        taken, skipped = of_type(args.type, named)
+        batches = {args.type: taken}
+        _print_skipped(args.type, skipped, f"not of a {args.type} format")
+    placed, refused = {}, []
+    for data_type, files in batches.items():
+        placed[data_type], lines = _placed(cfg, data_type, files, args.format)
+        refused += lines
+    for line in refused:
+        print(f"spot: not ingested: {line}", file=sys.stderr)
+    ok = True
+    for data_type, files in placed.items():
+        if files:
+            ok = _ingest_days(cfg, data_type, _land_placed(cfg, data_type, files, args.format)) and ok
+    if not any(placed.values()) and not refused:
+        print(f"spot: no file to ingest in {' '.join(args.paths)}", file=sys.stderr)
+        return 2
+    return 0 if ok and not refused else 1
 
 
 def cmd_run(cfg: SpotConfig, args) -> int:
+    partitions = daily(cfg.ingest.start_date)
+    if not partitions.has_partition_key(args.date.isoformat()):
+        raise ValueError(f"{args.date} is not a partition: they run from ingest.start_date "
+                         f"({cfg.ingest.start_date}) to {partitions.get_last_partition_key()} (today, UTC)")
     types = [args.type] if args.type else list(cfg.ingest.types)
     return 0 if _report(materialize_day(cfg, args.date, types), args.date) else 1
 
@@ -145,9 +244,15 @@ def cmd_evaluate(cfg: SpotConfig, args) -> int:
           f"among the {report['events']} joined on {', '.join(report['joined_on'])}")
     print(f"  unmatched: {report['scored_without_label']} scored events without a label, "
           f"{report['labels_without_score']} labels without a scored event")
-    for key in ("roc_auc", "average_precision", "precision_at_10", "precision_at_50", "precision_at_100",
-                "precision_at_250", "recall_at_250"):
-        print(f"  {key:<18} {report[key]:.4f}")
+    keys = ("roc_auc", "average_precision", "precision_at_10", "precision_at_50", "precision_at_100",
+            "precision_at_250", "recall_at_250", "recall_at_1pct")
+    orders = {"Spot's LDA order": report, **({"priority list": report["priority"]} if "priority" in report else {}),
+              **{f"detector {name}": r for name, r in report.get("detectors", {}).items()}}
+    print(f"  {'':<28}" + "".join(f"{k.replace('precision_at_', 'P@').replace('recall_at_', 'R@'):>10}" for k in keys))
+    for name, r in orders.items():
+        print(f"  {name[:28]:<28}" + "".join(f"{r[k]:>10.4f}" for k in keys))
+    for name, aucs in report.get("scenarios", {}).items():
+        print(f"  scenario {name}: ROC AUC " + ", ".join(f"{order} {auc:.4f}" for order, auc in aucs.items()))
     return 0
 
 
@@ -175,8 +280,9 @@ def parser() -> argparse.ArgumentParser:
     c.set_defaults(fn=cmd_config)
 
     i = sub.add_parser("ingest", help="land capture files and ingest the days they cover")
-    i.add_argument("type", choices=schemas.TYPES)
-    i.add_argument("paths", nargs="+")
+    i.add_argument("type", choices=[*schemas.TYPES, ZEEK],
+                   help=f"a data type, or {ZEEK}: Zeek logs, conn/dns/http routed to flow/dns/proxy")
+    i.add_argument("paths", nargs="+", help="files, folders (every file of the type under them) or quoted globs")
     i.add_argument("--format", help="force an input format instead of detecting it")
     i.set_defaults(fn=cmd_ingest)
 

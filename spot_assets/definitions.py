@@ -10,6 +10,7 @@ from resources.lake import LakeResource
 from resources.landing import LandingResource
 from resources.spark import spark_resource
 from resources.store import AnalystStoreResource
+from spot_assets.detect.assets import detect_assets
 from spot_assets.ingest.assets import ingest_assets
 from spot_assets.ingest.sensors import landing_sensor
 from spot_assets.ml.assets import ANALYST_STORE, ml_assets
@@ -52,7 +53,8 @@ def build_definitions(cfg: SpotConfig) -> dg.Definitions:
         job = dg.define_asset_job(f"{data_type}_ingest", selection=dg.AssetSelection.assets(*ingest),
                                   description=f"Landing, decoding and summary of {data_type} for one day.")
         story = oa_story_assets(data_type, partitions, cfg)
-        assets += ingest + ml_assets(data_type, partitions, cfg) + enrich_assets(data_type, partitions, cfg) + story
+        assets += (ingest + ml_assets(data_type, partitions, cfg) + detect_assets(data_type, partitions, cfg)
+                   + enrich_assets(data_type, partitions, cfg) + story)
         storyboard_job = dg.define_asset_job(f"{data_type}_storyboard_build", selection=[f"{data_type}_storyboard"],
                                              description=f"The {data_type} storyboard of a day, after a threat is saved.")
         jobs += [job, storyboard_job]

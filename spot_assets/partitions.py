@@ -8,6 +8,7 @@ bodies are written for one day and run through `each_day`.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 
@@ -67,9 +68,11 @@ def each_day(context: dg.AssetExecutionContext, day_body: Callable[[dt.date], It
 
 
 def _per_day(results: list[tuple[dt.date, Result]]) -> dg.MetadataValue:
-    """A table of each day's plain metadata values (text, numbers, flags), a row per partition."""
+    """A table of each day's plain metadata values (text, numbers, flags; JSON as its text), a row per partition."""
     def plain(value):
         value = value.value if isinstance(value, dg.MetadataValue) else value
+        if isinstance(value, dict):
+            return json.dumps(value)
         return value if isinstance(value, (str, int, float, bool)) else None
 
     rows = []

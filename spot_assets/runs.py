@@ -1,5 +1,6 @@
 """Running the graph from the command line: every run goes through Dagster on a persistent instance
-under ``<home>/dagster``, so it shows in the Dagster UI beside the runs started there."""
+under ``<home>/dagster``, so it shows in the Dagster UI beside the runs started there; and what those
+runs have done so far, per day and stage, read back from the same instance."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 import dagster as dg
 
 from resources.config import SpotConfig
-from spot_assets.definitions import build_definitions
+from spot_assets.definitions import DAILY_JOB, build_definitions
 from spot_assets.partitions import range_tags
 
 # One run at a time: each run holds a Spark driver, and two of them on a small machine only fight.
@@ -51,3 +52,55 @@ def materialize_day(cfg: SpotConfig, day: dt.date, data_types: list[str], only: 
         tags = {"spot/launched_by": "cli"} | (range_tags(day, last) if last is not None else {})
         return job.execute_in_process(partition_key=None if last else day.isoformat(), asset_selection=keys,
                                       instance=instance, raise_on_error=False, tags=tags)
+
+
+class DayProgress:
+    """Which assets of the whole graph each day has materialized, from the instance's event log: what
+    `spot demo` shows while its days run, and how it tells a done day (Dagster's own record, the same
+    the UI shows, rather than a guess from the lake's folders).
+
+    A stage is an asset's name without its data type (``flow_model`` is stage ``model``), in the graph's
+    order, so assets added to the graph show up without a change here.
+    """
+
+    def __init__(self, cfg: SpotConfig, days: list[dt.date]):
+        defs = build_definitions(cfg)
+        daily = set(defs.resolve_job_def(DAILY_JOB).asset_layer.executable_asset_keys)
+        self.days = list(days)
+        self.keys = [key for key in defs.resolve_asset_graph().toposorted_asset_keys if key in daily]
+        self.stages: dict[str, set[dg.AssetKey]] = {}
+        for key in self.keys:
+            self.stages.setdefault(key.to_user_string().partition("_")[2], set()).add(key)
+
+    def done(self, instance: dg.DagsterInstance) -> dict[dt.date, set[dg.AssetKey]]:
+        by_key = {day.isoformat(): day for day in self.days}
+        done: dict[dt.date, set[dg.AssetKey]] = {day: set() for day in self.days}
+        for key in self.keys:
+            for partition in instance.get_materialized_partitions(key) & by_key.keys():
+                done[by_key[partition]].add(key)
+        return done
+
+    def complete(self, done: dict[dt.date, set[dg.AssetKey]], day: dt.date) -> bool:
+        return len(done[day]) == len(self.keys)
+
+    @staticmethod
+    def running(instance: dg.DagsterInstance) -> tuple[str, str] | None:
+        """(day, step) of the run in progress, if one is."""
+        runs = instance.get_runs(dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED]), limit=1)
+        if not runs:
+            return None
+        starts = instance.all_logs(runs[0].run_id, of_type=dg.DagsterEventType.STEP_START)
+        return (runs[0].tags.get("dagster/partition", ""), starts[-1].step_key if starts else "starting")
+
+    def lines(self, done: dict[dt.date, set[dg.AssetKey]], running: tuple[str, str] | None) -> list[str]:
+        """The board: a row per day, a column per stage: "ok", "-" (not yet) or how many types are done."""
+        def cell(day: dt.date, keys: set[dg.AssetKey]) -> str:
+            n = len(done[day] & keys)
+            return "ok" if n == len(keys) else "-" if n == 0 else f"{n}/{len(keys)}"
+
+        rows = ["day        " + " ".join(self.stages)]
+        for day in self.days:
+            cells = " ".join(cell(day, keys).ljust(len(stage)) for stage, keys in self.stages.items())
+            note = f"  <- {running[1]}" if running and running[0] == day.isoformat() else ""
+            rows.append(f"{day} {cells.rstrip()}{note}")
+        return rows

@@ -50,8 +50,8 @@ FLOW_EVENTS = pa.schema(
         ("obyt", pa.int64()),
         ("input", pa.int32()),
         ("output", pa.int32()),
-        ("sas", pa.int32()),
-        ("das", pa.int32()),
+        ("sas", pa.int64()),  # AS numbers are 32-bit unsigned (RFC 6793): 4200000000+ is private use
+        ("das", pa.int64()),
         ("dtos", pa.int32()),
         ("dir", pa.int32()),
         ("rip", pa.string()),

@@ -1,17 +1,66 @@
+"""The analyst store on SQLite and on a real PostgreSQL server alike: every test runs on both."""
+
+import collections
 import datetime as dt
+import json
 import multiprocessing
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from resources.store import LOW, AnalystStore
+from resources.store import LOW, MIGRATIONS, AnalystStore, metadata
+from tests import pg
 
 DAY = dt.date(2024, 7, 8)
 
 
-@pytest.fixture
-def url(tmp_path):
-    return f"sqlite:///{tmp_path / 'analyst.db'}"
+@pytest.fixture(scope="session")
+def postgres():
+    bindir = pg.server_bindir()
+    if bindir is None:
+        pytest.skip("PostgreSQL server binaries not found (Debian package postgresql; `make test` installs it)")
+    with pg.running_server(bindir) as server:
+        yield server
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def url(request, tmp_path):
+    """A store that does not exist yet: a SQLite file not created yet, or an empty PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'analyst.db'}"
+    return request.getfixturevalue("postgres").create_database()
+
+
+def _created(url: str) -> bool:
+    """Whether anything of the store exists, looked at without creating a SQLite file that is not there."""
+    parsed = sa.engine.make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return Path(parsed.database).exists()
+    engine = sa.create_engine(url)
+    try:
+        return bool(sa.inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+
+
+def _contents(store: AnalystStore) -> dict:
+    """Every row of every table: what something that must not write is compared on."""
+    with store.engine.connect() as conn:
+        return {t.name: conn.execute(sa.select(t).order_by(*(list(t.primary_key) or list(t.columns)))).all()
+                for t in metadata.sorted_tables}
+
+
+def _in_two_processes(target, url, *args) -> None:
+    """Runs ``target(url, name, start, *args)`` in two processes released at the same moment by ``start``."""
+    ctx = multiprocessing.get_context("spawn")
+    start = ctx.Barrier(2)
+    workers = [ctx.Process(target=target, args=(url, name, start, *args)) for name in ("ana", "bob")]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(120)
+        assert w.exitcode == 0
 
 
 def test_latest_rating_of_a_selector_is_current_and_only_3_is_feedback(url):
@@ -50,40 +99,65 @@ def test_threats_upsert_by_anchor_and_every_change_is_audited(url):
     assert '"old": {"analyst": "ana", "description": "every 60 s", "title": "Beacon"}' in log[1]["details"]
 
 
-def test_schema_is_versioned_and_reopening_does_not_migrate_again(url):
-    AnalystStore(url).rate("dns", DAY, {"ip_dst": "10.0.0.1"}, 2, "ana")
+def test_schema_is_versioned_and_opening_or_migrating_again_changes_nothing(url):
     store = AnalystStore(url)
+    store.rate("dns", DAY, {"ip_dst": "10.0.0.1"}, 2, "ana")
+    store.save_threat("dns", DAY, "x.example.com", "Tunnel", "long TXT answers", "ana")
+    before = _contents(store)
+    assert before["schema_version"] == [(version,) for version in range(1, len(MIGRATIONS) + 1)]
+    assert len(before["ratings"]) == len(before["threats"]) == 1 and len(before["audit"]) == 2
+    AnalystStore(url).migrate()  # reopened (which migrates) and migrated once more
+    AnalystStore(url, writable=False).ratings("dns", [DAY])  # as a run reads it
+    assert _contents(AnalystStore(url)) == before
+
+
+def test_sqlite_store_runs_in_wal_mode_so_reads_do_not_wait_for_a_writer(tmp_path):
+    store = AnalystStore(f"sqlite:///{tmp_path / 'analyst.db'}")
     with store.engine.connect() as conn:
-        assert conn.execute(sa.text("SELECT version FROM schema_version")).scalars().all() == [1]
         assert conn.execute(sa.text("PRAGMA journal_mode")).scalar() == "wal"
-    assert len(store.ratings("dns", [DAY])) == 1
 
 
-def _write_many(url, analyst, n):
+def _rate_many(url, analyst, start, n):
+    start.wait()  # both open the new store at once: both try to create and migrate it
     store = AnalystStore(url)
     for i in range(n):
         store.rate("proxy", DAY, {"fulluri": f"{analyst}.example.com/{i}"}, 3, analyst)
 
 
-def test_two_processes_writing_500_ratings_each_lose_none(url):
-    AnalystStore(url)  # create the schema once, as the dashboard does at start
-    ctx = multiprocessing.get_context("spawn")
-    writers = [ctx.Process(target=_write_many, args=(url, name, 500)) for name in ("ana", "bob")]
-    for w in writers:
-        w.start()
-    for w in writers:
-        w.join(120)
-        assert w.exitcode == 0
+def test_two_processes_opening_a_new_store_and_writing_500_ratings_each_lose_none(url):
+    _in_two_processes(_rate_many, url, 500)
     store = AnalystStore(url)
-    assert len(store.ratings("proxy", [DAY])) == 1000
-    assert len(store.audit_log()) == 1000
+    expected = {f"{analyst}.example.com/{i}" for analyst in ("ana", "bob") for i in range(500)}
+    with store.engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM ratings")).scalar() == 1000
+        assert conn.execute(sa.text("SELECT version FROM schema_version")).scalars().all() == list(range(1, len(MIGRATIONS) + 1))
+    assert {r.selector["fulluri"] for r in store.ratings("proxy", [DAY])} == expected
+    log = store.audit_log()
+    assert len(log) == 1000 and {json.loads(e["details"])["fulluri"] for e in log} == expected
 
 
-def test_runs_open_the_store_read_only_and_never_create_it(tmp_path):
-    url = f"sqlite:///{tmp_path / 'nobody-yet.db'}"
+def _save_threats(url, analyst, start, anchors):
+    store = AnalystStore(url)
+    start.wait()
+    for anchor in anchors:
+        store.save_threat("flow", DAY, anchor, f"seen by {analyst}", "", analyst)
+
+
+def test_two_processes_saving_the_same_threats_make_one_per_anchor_and_audit_every_save(url):
+    AnalystStore(url)
+    anchors = [f"10.0.0.{i}" for i in range(50)]
+    _in_two_processes(_save_threats, url, anchors)
+    store = AnalystStore(url)
+    assert sorted(t.anchor for t in store.threats("flow", DAY)) == sorted(anchors)
+    actions = collections.Counter(e["action"] for e in store.audit_log())
+    assert actions == {"threat_create": 50, "threat_update": 50}
+
+
+def test_runs_open_the_store_read_only_and_never_create_it(url):
     reader = AnalystStore(url, writable=False)
     assert reader.ratings("flow", [DAY]) == [] and reader.threats("flow", DAY) == []
-    assert not (tmp_path / "nobody-yet.db").exists()
+    assert reader.threat_versions("flow") == {} and reader.audit_log() == []
+    assert not _created(url)
     AnalystStore(url).rate("flow", DAY, {"sip": "10.0.0.1"}, 3, "ana")
     reader = AnalystStore(url, writable=False)
     assert len(reader.ratings("flow", [DAY])) == 1

@@ -23,7 +23,7 @@ from resources.spark import SparkResource
 from spot_assets import schemas
 from spot_assets.ingest import manifest
 from spot_assets.ingest.decode import events_table, ingest_file, needs_decoding, rejects_table
-from spot_assets.ingest.landing import day_of, land
+from spot_assets.ingest.landing import land
 from spot_assets.ingest.manifest import DECODED, DUPLICATE, QUARANTINED, ManifestEntry
 from spot_assets.partitions import SINGLE_RUN, each_day, partition_day
 
@@ -58,8 +58,8 @@ def ingest_assets(data_type: str, partitions: dg.PartitionsDefinition, max_rejec
         """Complete files of this day from the landing folder, moved byte for byte into the raw zone
         with a manifest entry each (sha256, size, status). A file seen before is not ingested twice."""
         day = partition_day(context)
-        landed = [land(lake, data_type, path, day) for path in landing.complete(data_type)
-                  if day_of(path, decoders.nfdump) == day]
+        landed = [land(lake, data_type, path, day)
+                  for path in landing.files_of_day(data_type, day, decoders.tools(data_type), partitions)]
         entries = manifest.entries(lake, data_type, day)
         for e in landed:
             context.log.info(f"landed {e.name} ({e.size} bytes) as {e.status}")
@@ -102,6 +102,8 @@ def ingest_assets(data_type: str, partitions: dg.PartitionsDefinition, max_rejec
         for e in done:
             if e.status == QUARANTINED:
                 context.log.warning(f"quarantined {e.path}: {e.error}")
+            for warning in e.warnings:  # decoded whole, with a note from its decoder
+                context.log.warning(warning)
         rows = lake.day_rows(events_table(data_type), day)
         rejects = lake.day_rows(rejects_table(data_type), day)
         decoded_rows = sum(e.rows for e in done)

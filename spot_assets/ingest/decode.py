@@ -22,7 +22,7 @@ from spot_assets.ingest.formats import DecodeError, Tools
 from spot_assets.ingest.manifest import DECODED, QUARANTINED, ManifestEntry
 
 # Bump when a decoder's output changes: files decoded by an older version are decoded again.
-DECODER_VERSION = "1"
+DECODER_VERSION = "2"
 
 
 def events_table(data_type: str) -> str:
@@ -81,6 +81,7 @@ def ingest_file(lake_root: str, entry: ManifestEntry, tools: Tools) -> ManifestE
             lake.move(entry.path, target)
         entry.path, entry.status, entry.error = target, QUARANTINED, f"{entry.name}: {reason}"
         entry.rows = entry.rejects = 0
+        entry.warnings = []
         entry.hours, entry.first_ts, entry.last_ts = [], None, None
         manifest.save(lake, entry)
         return entry
@@ -101,7 +102,7 @@ def ingest_file(lake_root: str, entry: ManifestEntry, tools: Tools) -> ManifestE
         bounds = pc.min_max(events["ts"])
         entry.first_ts, entry.last_ts = (bounds["min"].as_py().isoformat(), bounds["max"].as_py().isoformat())
     entry.rows, entry.rejects = events.num_rows, decoded.rejects.num_rows
-    entry.status, entry.error = DECODED, None
+    entry.status, entry.error, entry.warnings = DECODED, None, [f"{entry.name}: {w}" for w in decoded.warnings]
     entry.decode_seconds = round(time.perf_counter() - started, 3)
     manifest.save(lake, entry)
     return entry

@@ -2,35 +2,36 @@
 
 The successor of Spot's watchdog collector. A file is taken only when it is complete: writers either
 rename on completion (temporary names are never taken) or stop changing it for ``settle_seconds``.
-A file belongs to the day partition of its first event, found by a cheap probe of its first bytes
-(no decoding); its rows are still stored under their own hour, so a capture that runs past midnight
-puts its late rows in the next day's folders.
+A file belongs to the day partition of its first event, as its own format reads it
+(`formats.first_event_time`); its rows are still stored under their own hour, so a capture that runs
+past midnight puts its late rows in the next day's folders. A file whose first event cannot be found,
+or falls outside the partitions, has no day: it is refused by name (`Unplaceable`), never given today.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import gzip
+import glob
 import hashlib
 import re
-import struct
-import subprocess
 import time
+from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
+import dagster as dg
+
 from resources.lake import LakeResource
-from spot_assets.ingest import manifest
+from spot_assets.ingest import formats, manifest
+from spot_assets.ingest.formats import DecodeError, Tools, zeek
 from spot_assets.ingest.manifest import DUPLICATE, ManifestEntry
 
 # nfcapd writes `nfcapd.current.<pid>` while collecting; editors and copies write dot-files and `.part`.
 _TEMPORARY = re.compile(r"(^\.|\.current|\.part$|\.tmp$|\.partial$|~$)")
-_NFCAPD_NAME = re.compile(r"^nfcapd\.(\d{12})$")
-_EPOCH = re.compile(rb"^\s*(\d{9,10})(\.\d+)?[\s,|\t]")
-_DATETIME = re.compile(rb"(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})")
-_PCAP_MAGICS = {b"\xd4\xc3\xb2\xa1": "<", b"\xa1\xb2\xc3\xd4": ">", b"\x4d\x3c\xb2\xa1": "<", b"\xa1\xb2\x3c\x4d": ">"}
-_PCAPNG = b"\x0a\x0d\x0d\x0a"
-_NFCAPD_MAGIC = b"\x0c\xa5"  # 0xA50C, little endian, at the start of every nfcapd file
-PROBE_BYTES = 1 << 16
+
+
+class Unplaceable(ValueError):
+    """A file that belongs to no day partition; the message names the file and what to do."""
 
 
 def is_complete(path: Path, settle_seconds: float, now: float | None = None) -> bool:
@@ -46,67 +47,29 @@ def complete_files(folder: Path, settle_seconds: float) -> list[Path]:
     return sorted(p for p in folder.iterdir() if is_complete(p, settle_seconds, now))
 
 
-def _utc(seconds: float) -> dt.datetime:
-    return dt.datetime.fromtimestamp(seconds, dt.timezone.utc)
+def day_of(data_type: str, path: Path, tools: Tools, partitions: dg.TimeWindowPartitionsDefinition,
+           fmt: str | None = None) -> dt.date:
+    """The partition a file belongs to: the day of its first event, which must be one of ``partitions``.
 
-
-def _pcap_first(head: bytes) -> dt.datetime | None:
-    order = _PCAP_MAGICS.get(head[:4])
-    if order is None or len(head) < 32:
-        return None
-    return _utc(struct.unpack(order + "I", head[24:28])[0])
-
-
-def _pcapng_first(head: bytes) -> dt.datetime | None:
-    order = "<" if head[8:12] == b"\x4d\x3c\x2b\x1a" else ">"
-    offset = 0
-    while offset + 12 <= len(head):
-        block_type, length = struct.unpack(order + "II", head[offset:offset + 8])
-        if length < 12:
-            return None
-        if block_type == 6 and offset + 20 <= len(head):  # enhanced packet block, microseconds by default
-            high, low = struct.unpack(order + "II", head[offset + 12:offset + 20])
-            return _utc(((high << 32) | low) / 1e6)
-        offset += length
-    return None
-
-
-def _nfcapd_first(path: Path, nfdump: str) -> dt.datetime | None:
-    stat = subprocess.run([nfdump, "-I", "-r", str(path)], capture_output=True, text=True, timeout=60)
-    match = re.search(r"^First:\s+(\d+)", stat.stdout, re.M)
-    return _utc(int(match.group(1))) if match and int(match.group(1)) > 0 else None
-
-
-def _text_first(head: bytes) -> dt.datetime | None:
-    for line in head.splitlines()[:500]:
-        if not line.strip() or line.startswith(b"#"):
-            continue
-        if m := _EPOCH.match(line):
-            return _utc(float(m.group(1)))
-        if m := _DATETIME.search(line):
-            return dt.datetime(*map(int, m.groups()), tzinfo=dt.timezone.utc)
-    return None
-
-
-def probe_first_time(path: Path, nfdump: str = "nfdump") -> dt.datetime | None:
-    """The time of a file's first event, or None when the first bytes do not tell."""
-    if m := _NFCAPD_NAME.match(path.name):
-        return dt.datetime.strptime(m.group(1), "%Y%m%d%H%M").replace(tzinfo=dt.timezone.utc)
-    with open(path, "rb") as f:
-        head = f.read(PROBE_BYTES)
-    if head[:2] == b"\x1f\x8b":
-        try:
-            with gzip.open(path, "rb") as f:
-                head = f.read(PROBE_BYTES)
-        except (OSError, EOFError):
-            return None
-    if head[:4] in _PCAP_MAGICS:
-        return _pcap_first(head)
-    if head[:4] == _PCAPNG:
-        return _pcapng_first(head)
-    if head[:2] == _NFCAPD_MAGIC:
-        return _nfcapd_first(path, nfdump)
-    return _text_first(head)
+    Data from before ``ingest.start_date`` (an old capture, a VM whose clock starts in 1970) is refused
+    here, before any run, rather than failing a Dagster step on an unknown partition: the partitions
+    are what the Dagster UI, daemon and sensors know, so only the setting can widen them for all.
+    """
+    try:
+        first = formats.first_event_time(data_type, path, tools, fmt)
+    except DecodeError as e:
+        raise Unplaceable(f"{path}: {e.reason}; it has no day to land in") from None
+    day = first.date()
+    if partitions.has_partition_key(day.isoformat()):
+        return day
+    when = f"{path}: its first event is at {first:%Y-%m-%d %H:%M:%S} UTC"
+    start = partitions.start.date()
+    if day < start:
+        unset = " (1970: the capturing machine's clock was not set)" if day.year == 1970 else ""
+        raise Unplaceable(f"{when}{unset}, before the first partition {start}: set ingest.start_date to "
+                          f"{day} or earlier in spot.toml to ingest it")
+    raise Unplaceable(f"{when}, after the last partition {partitions.get_last_partition_key()} (today, UTC): "
+                      "check the capturing machine's clock")
 
 
 def sha256_file(path: Path) -> str:
@@ -117,26 +80,18 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def day_of(path: Path, nfdump: str = "nfdump") -> dt.date:
-    """The partition a file belongs to: the day of its first event.
-
-    A file whose first event cannot be found belongs to today (UTC): it is still taken, so that the
-    decode step quarantines it with a reason instead of it lingering unseen in the landing folder.
-    """
-    first = probe_first_time(path, nfdump)
-    return (first or dt.datetime.now(dt.timezone.utc)).date()
-
-
 def land(lake: LakeResource, data_type: str, path: Path, day: dt.date, fmt: str | None = None,
-         remove: bool = True) -> ManifestEntry:
+         remove: bool = True, name: str | None = None) -> ManifestEntry:
     """Copy one file byte for byte into the raw zone of ``day`` and record it in the manifest.
 
     A file seen before (same sha256) is recorded as a duplicate and not ingested twice. ``remove``
-    deletes the landed original once its copy and manifest entry are safely written.
+    deletes the landed original once its copy and manifest entry are safely written. ``name`` is the
+    name recorded (default the file's): Zeek's rotated logs repeat theirs in every day folder, so a
+    folder ingest records ``2024-04-19/conn.00:00:00-01:00:00.log.gz``; the raw file keeps the base name.
     """
     sha = sha256_file(path)
     entry = ManifestEntry(
-        file_id=sha[:16], sha256=sha, name=path.name, size=path.stat().st_size, data_type=data_type, day=day,
+        file_id=sha[:16], sha256=sha, name=name or path.name, size=path.stat().st_size, data_type=data_type, day=day,
         path="", landed_at=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), format=fmt,
     )
     previous = manifest.find(lake, data_type, sha)
@@ -149,3 +104,72 @@ def land(lake: LakeResource, data_type: str, path: Path, day: dt.date, fmt: str 
     if remove:
         path.unlink()
     return entry
+
+
+# ----- files a user names: `spot ingest`
+
+
+@dataclass(frozen=True)
+class Named:
+    """A file given to `spot ingest`, with the name to record; ``found``: by a folder or a glob, not named."""
+
+    path: Path
+    name: str
+    found: bool = False
+
+
+def files_named(args: list[str]) -> list[Named]:
+    """The files the arguments stand for: a file itself, a folder every file under it (named by its path
+    inside the folder, since Zeek's day folders repeat the same hourly names), a quoted glob its matches.
+    Temporary and hidden names are left out, as in a landing folder."""
+    found = []
+    for text in args:
+        path = Path(text)
+        if path.is_dir():
+            found += [Named(f, f.relative_to(path).as_posix(), True) for f in sorted(path.rglob("*"))
+                      if is_complete(f, 0) and not any(p.startswith(".") for p in f.relative_to(path).parts)]
+        elif path.is_file():
+            found.append(Named(path, path.name))
+        elif matches := sorted(Path(m) for m in glob.glob(text, recursive=True)):
+            found += [Named(m, m.name, True) for m in matches if is_complete(m, 0)]
+        else:
+            raise ValueError(f"no such file or folder: {path}")
+    return found
+
+
+def _head(path: Path) -> bytes:
+    with open(path, "rb") as f:
+        return f.read(formats.SNIFF_BYTES)
+
+
+def zeek_log(path: Path) -> str:
+    """The Zeek log a file is, for counting what is not ingested (``other`` when it names none)."""
+    return zeek.log_path(path, _head(path)) or "other"
+
+
+def of_type(data_type: str, files: list[Named]) -> tuple[list[Named], Counter]:
+    """The files to ingest as ``data_type``: every file named, and those found (in a folder, by a glob)
+    that are of one of its formats; the others by Zeek log (``dns``, ``ssl``...), counted."""
+    taken, skipped = [], Counter()
+    for f in files:
+        try:
+            if f.found:
+                formats.detect(data_type, f.path)
+            taken.append(f)
+        except DecodeError:
+            skipped[zeek_log(f.path)] += 1
+    return taken, skipped
+
+
+def zeek_routes(files: list[Named], data_types: list[str]) -> tuple[dict[str, list[Named]], Counter]:
+    """Zeek logs by the data type their log feeds (conn → flow, dns → dns, http → proxy); the other logs
+    (ssl, files, weird...) and logs of a type not ingested, counted by log."""
+    routes, skipped = {t: [] for t in data_types if t in zeek.DATA_TYPES.values()}, Counter()
+    for f in files:
+        log = zeek_log(f.path)
+        data_type = zeek.DATA_TYPES.get(log)
+        if data_type in routes:
+            routes[data_type].append(f)
+        else:
+            skipped[log] += 1
+    return {t: fs for t, fs in routes.items() if fs}, skipped

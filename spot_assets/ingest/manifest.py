@@ -35,6 +35,7 @@ class ManifestEntry:
     decoder: str | None = None  # decoder version that produced the rows
     decode_seconds: float = 0.0
     error: str | None = None
+    warnings: list[str] = field(default_factory=list)  # what the decoder noted about a file it read whole
     duplicate_of: str | None = None
 
     @property

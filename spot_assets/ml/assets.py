@@ -25,7 +25,7 @@ from spot_assets.ml import lda, model as model_store
 from spot_assets.ml.model import TopicModel
 from spot_assets.ml.scoring import flow_scores, score
 from spot_assets.ml.words import DOCUMENTS, WORD_COLUMNS, WORD_ERROR
-from spot_assets.ml.words.spark import spark_corpus, spark_words
+from spot_assets.ml.words.spark import spark_accounts, spark_corpus, spark_words
 from spot_assets.partitions import SINGLE_RUN, each_day
 
 ANALYST_STORE = dg.AssetKey("analyst_store")
@@ -115,8 +115,12 @@ def ml_assets(data_type: str, partitions: dg.PartitionsDefinition, cfg: SpotConf
             counts = stored.agg(F.count(F.lit(1)).alias("n"), F.sum(error.cast("int")).alias("errors")).first()
             total, errors = lake.day_rows(events_table(data_type), day), int(counts["errors"] or 0)
             rate = errors / counts["n"] if counts["n"] else 0.0
+            # Rows without a word stay in the events (detectors read them there); count them per reason.
+            accounts = spark_accounts(events, data_type)
             yield dg.MaterializeResult(metadata={
                 "events": total, "valid_events": counts["n"], "invalid_events": total - counts["n"],
+                "invalid_rows": dg.MetadataValue.json(accounts["invalid_rows"]),
+                "filled_rows": dg.MetadataValue.json(accounts["filled_rows"]),
                 "word_errors": errors, "corpus_pairs": lake.day_rows(tables["corpus"], day)})
             yield dg.AssetCheckResult(check_name="word_error_rate", passed=rate <= 0.01, severity=dg.AssetCheckSeverity.WARN,
                                       metadata={"word_error_rate": round(rate, 6)})
@@ -153,7 +157,8 @@ def ml_assets(data_type: str, partitions: dg.PartitionsDefinition, cfg: SpotConf
             yield dg.MaterializeResult(metadata={
                 "optimizer": ml.optimizer, "topics": ml.topic_count, "iterations": ml.iterations,
                 "alpha": ml.alpha if ml.alpha is not None else "spark default",
-                "beta": ml.beta if ml.beta is not None else "spark default", "seed": ml.seed, "precision": ml.precision,
+                "beta": ml.beta if ml.beta is not None else "spark default", "seed": ml.seed, "seeds": ml.seeds,
+                "precision": ml.precision,
                 "documents": stats.documents, "vocabulary": stats.vocabulary, "tokens": stats.tokens,
                 "feedback_ratings": len(ratings), "dupfactor": ml.dupfactor,
                 "log_likelihood": stats.log_likelihood, "log_perplexity": stats.log_perplexity})

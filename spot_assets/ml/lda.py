@@ -34,7 +34,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
 from resources.config import MLConfig
-from spot_assets.ml.model import TopicModel
+from spot_assets.ml.model import TopicModel, combine
 from spot_assets.ml.scoring import score
 
 log = get_dagster_logger()
@@ -101,18 +101,11 @@ def _em_theta(spark: SparkSession, fitted, docs: DataFrame) -> tuple[np.ndarray 
     return ips, np.vstack([v.toArray() for v in vectors])
 
 
-def fit(spark: SparkSession, corpus: DataFrame, params: MLConfig) -> tuple[TopicModel, FitStats]:
-    """Fit LDA on ``corpus`` (ip, word, count; a repeated pair counts as their sum), with k,
-    iterations, optimizer, α, β and seed from ``params``."""
-    pairs = _pairs(corpus)
-    if pairs.num_rows == 0:
-        raise ValueError("the corpus is empty: there is no valid event to learn from")
-    ips, vocabulary = pc.unique(pairs["ip"]).sort(), pc.unique(pairs["word"]).sort()
-    docs = _documents(spark, pairs, ips, vocabulary).cache()
-    documents = len(ips)
+def _fit_one(spark: SparkSession, docs: DataFrame, documents: int, vocabulary: pa.Array, params: MLConfig,
+             seed: int) -> TopicModel:
     # A 5 % mini-batch of a small day is a handful of documents; such a model never sees most of them.
     rate = min(1.0, max(params.subsampling_rate, params.min_batch_documents / documents))
-    lda = LDA(k=params.topic_count, maxIter=params.iterations, optimizer=params.optimizer, seed=params.seed,
+    lda = LDA(k=params.topic_count, maxIter=params.iterations, optimizer=params.optimizer, seed=seed,
               subsamplingRate=rate, featuresCol="features", topicDistributionCol="theta")
     if params.alpha is not None:
         lda.setDocConcentration([float(params.alpha)] * params.topic_count)
@@ -127,7 +120,27 @@ def fit(spark: SparkSession, corpus: DataFrame, params: MLConfig) -> tuple[Topic
         table = fitted.transform(docs).select("ip", vector_to_array("theta").alias("theta")).toArrow()
         ips = table["ip"].to_numpy(zero_copy_only=False)
         theta = np.asarray(table["theta"].to_pylist(), dtype=np.float64).reshape(-1, params.topic_count)
-    model = TopicModel(ips, theta, vocabulary.to_numpy(zero_copy_only=False), phi)
+    return TopicModel(ips, theta, vocabulary.to_numpy(zero_copy_only=False), phi)
+
+
+def member_seeds(seed: int, n: int) -> list[int]:
+    """The seeds of ``n`` combined fits: ``seed`` itself, then seeds drawn from it (``SeedSequence``),
+    so that nearby base seeds (42, 1, 2) share no fit, as seed, seed+1, ... would."""
+    return [seed, *(int(s) for s in np.random.SeedSequence(seed).generate_state(n - 1))] if n > 1 else [seed]
+
+
+def fit(spark: SparkSession, corpus: DataFrame, params: MLConfig) -> tuple[TopicModel, FitStats]:
+    """Fit LDA on ``corpus`` (ip, word, count; a repeated pair counts as their sum), with k,
+    iterations, optimizer, α, β and seed from ``params``; with ``seeds`` n > 1, n fits (``member_seeds``)
+    combined into one model that scores their mean (``model.combine``)."""
+    pairs = _pairs(corpus)
+    if pairs.num_rows == 0:
+        raise ValueError("the corpus is empty: there is no valid event to learn from")
+    ips, vocabulary = pc.unique(pairs["ip"]).sort(), pc.unique(pairs["word"]).sort()
+    docs = _documents(spark, pairs, ips, vocabulary).cache()
+    documents = len(ips)
+    model = combine([_fit_one(spark, docs, documents, vocabulary, params, seed)
+                     for seed in member_seeds(params.seed, params.seeds)])
     counts = pairs["count"].to_numpy().astype(np.float64)
     with np.errstate(divide="ignore"):
         log_likelihood = float(counts @ np.log(score(model, pairs["ip"], pairs["word"])))

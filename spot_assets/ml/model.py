@@ -2,6 +2,9 @@
 the lake per type and day beside its parameters, so scoring, backfills and audits read the very
 model a day was scored with.
 
+Several fits of the same corpus with different seeds (``[ml] seeds``) are stored as one model
+(``combine``) whose scores are the mean of theirs.
+
 Spot's PRECISION: a model stored with 32 bits is loaded and scored with 32 bits, which halves it in
 the lake and in the copy every scoring task holds; its scores differ from the 64-bit ones from the
 seventh significant digit on.
@@ -40,6 +43,28 @@ class TopicModel:
     @property
     def topics(self) -> int:
         return self.phi.shape[1]
+
+
+def combine(models: list[TopicModel]) -> TopicModel:
+    """One model whose score of every (ip, word) is the mean of the ``models``' scores.
+
+    Σ_t θ[t]·φ[t] over the topics of all models side by side, each θ scaled by 1/n, is the mean of
+    the n dot products, so the result is an ordinary model of n·k topics: stored, loaded and scored
+    as one (θ rows still sum to 1, φ columns are each one model's topic). Documents and words are
+    those of the first model; the others are aligned to them (a document or word one model lacks
+    scores 0 in it).
+    """
+    if len(models) == 1:
+        return models[0]
+    first = models[0]
+
+    def aligned(keys: pd.Index, own: pd.Index, matrix: np.ndarray) -> np.ndarray:
+        at = own.get_indexer(keys)
+        return np.where((at >= 0)[:, None], matrix[at], 0.0)
+
+    theta = np.hstack([aligned(first.docs, m.docs, m.theta) for m in models]) / len(models)
+    phi = np.hstack([aligned(first.words, m.words, m.phi) for m in models])
+    return TopicModel(first.docs, theta, first.words, phi)
 
 
 def _matrix(column: pa.ChunkedArray, width: int) -> np.ndarray:

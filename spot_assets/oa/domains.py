@@ -35,9 +35,20 @@ def _psl() -> PublicSuffixList:
     return PublicSuffixList()
 
 
+_MAYBE_ADDRESS = re.compile(r"^[\d.]+$|:")  # only these need the (slow, raising) address parser
+
+
 def _name(value: str) -> str | None:
     name = _PORT.sub("", value.strip().lower()).rstrip(".")
-    return None if not name or name.startswith("[") or parse_address(name) is not None else name
+    if not name or name.startswith("["):
+        return None
+    return None if _MAYBE_ADDRESS.search(name) and parse_address(name) is not None else name
+
+
+def registrable(value: str) -> str | None:
+    """The registrable domain of one name alone: what detection groups a day's names by."""
+    name = _name(value)
+    return None if name is None or ".." in name else _psl().privatesuffix(name)
 
 
 def split_name(value: str) -> tuple[str | None, str | None, str | None, str | None]:
@@ -45,11 +56,11 @@ def split_name(value: str) -> tuple[str | None, str | None, str | None, str | No
     name = _name(value)
     if name is None or ".." in name:
         return None, None, None, None
-    suffix, registrable = _psl().publicsuffix(name), _psl().privatesuffix(name)
-    if registrable is None:
+    suffix, domain = _psl().publicsuffix(name), registrable(name)
+    if domain is None:
         return None, None, None, suffix
-    subdomain = name[: -len(registrable) - 1] or None
-    return registrable, registrable[: -len(suffix) - 1], subdomain, suffix
+    subdomain = name[: -len(domain) - 1] or None
+    return domain, domain[: -len(suffix) - 1], subdomain, suffix
 
 
 def domain_parts(names: pa.Array | pa.ChunkedArray) -> dict[str, pa.Array]:
@@ -59,3 +70,8 @@ def domain_parts(names: pa.Array | pa.ChunkedArray) -> dict[str, pa.Array]:
         return {part: pa.array(values, pa.string()) for part, values in zip(PARTS, split)}
 
     return per_distinct(names, compute)
+
+
+def listed_suffix(suffix: str) -> bool:
+    """Whether a public suffix is on the list itself, not the ``*`` rule's stand-in for an unknown label (``lan``)."""
+    return _psl().publicsuffix(suffix, accept_unknown=False) is not None

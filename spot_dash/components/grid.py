@@ -72,6 +72,30 @@ def column_defs(data_type: str, columns: set[str]) -> list[dict]:
     ]
 
 
+def priority_column_defs() -> list[dict]:
+    """The priority order: what to read first and why (the reasons wrap, so every one of them shows)."""
+    return [
+        _num("rank", "Rank", minWidth=92, maxWidth=100, sort="asc"),
+        _col("score", "Score", type="numericColumn", filter="agNumberColumnFilter", minWidth=75, maxWidth=90,
+             valueFormatter={"function": "params.value == null ? '' : Number(params.value).toFixed(2)"}),
+        _col("entity", "Entity", minWidth=190, wrapText=True, autoHeight=True, cellClass="reasons-cell"),
+        _col("reasons", "Reasons", minWidth=240, flex=3, wrapText=True, autoHeight=True, cellClass="reasons-cell"),
+        _col("detectors", "Detectors", minWidth=110, maxWidth=180, wrapText=True, autoHeight=True,
+             cellClass="reasons-cell"),
+        _num("events", "Events", minWidth=80, maxWidth=100),
+    ]
+
+
+def priority_rows(table: pa.Table) -> list[dict]:
+    """The priority list as the grid takes it: the entity label is the row's id (one row per entity)."""
+    rows = []
+    for row in table.to_pylist():
+        row = {k: _jsonable(v) for k, v in row.items()}
+        row["_id"], row["detectors"] = row["entity"], ", ".join(row["detectors"] or [])
+        rows.append(row)
+    return rows
+
+
 def _jsonable(value):
     if isinstance(value, dt.datetime):
         return value.isoformat()

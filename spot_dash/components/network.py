@@ -46,6 +46,12 @@ BASE = {
                                        "target-arrow-shape": "none"}},
     ],
 }
+# The priority order's entities: an end of any value, and a proxy entity's host (a site: not the tree's host level).
+ENTITY_RULES = [
+    {"selector": ".any", "style": {"background-color": "#ffffff", "border-color": "#9aa5b1", "border-style": "dashed"}},
+    {"selector": ".site", "style": {"background-color": BLUE, "shape": "diamond", "width": _NODE["width"],
+                                    "height": _NODE["height"]}},
+]
 _PICKED = {"border-color": "#e8590c", "border-width": 4, "opacity": 1, "z-index": 10, "font-size": 15,
            "font-weight": "bold", "color": "#14202e", "text-background-color": "#ffffff",
            "text-background-opacity": 0.85, "text-background-padding": 2}
@@ -53,7 +59,7 @@ _PICKED = {"border-color": "#e8590c", "border-width": 4, "opacity": 1, "z-index"
 
 def stylesheet(data_type: str, highlight: list[str] = ()) -> list[dict]:
     """Spot's selection: the row's nodes and link stand out, everything else fades."""
-    rules = list(BASE[data_type])
+    rules = list(BASE[data_type]) + ENTITY_RULES
     if highlight:
         rules.append({"selector": "node, edge", "style": {"opacity": 0.35}})
         for element_id in highlight:
@@ -64,8 +70,9 @@ def stylesheet(data_type: str, highlight: list[str] = ()) -> list[dict]:
     return rules
 
 
-def layout_for(data_type: str, elements: list[dict]) -> dict:
-    if data_type == "proxy":
+def layout_for(data_type: str, elements: list[dict], tree: bool = True) -> dict:
+    """``tree``: the proxy view is Spot's hierarchy (the priority order's entities are a plain graph)."""
+    if data_type == "proxy" and tree:
         root = data.node_id("root", "Proxy")
         return {"name": "breadthfirst", "roots": f'[id = "{root}"]', "directed": True, "spacingFactor": 1.1,
                 "animate": False, "fit": True, "padding": 20}
@@ -76,7 +83,8 @@ def layout_for(data_type: str, elements: list[dict]) -> dict:
 CONTEXT_LABEL = {"flow": "Filter by this IP", "dns": "Filter by this IP or domain", "proxy": "Filter by this path or IP"}
 
 
-def network_view(data_type: str):
+def network_view(data_type: str, entities: bool = False):
+    """``entities``: the priority order's view, a link per entity (not the proxy tree)."""
     menu = [{"id": FILTER_ITEM, "label": CONTEXT_LABEL[data_type], "availableOn": ["node"],
              "tooltipText": "reload the list with this value as the filter"}]
     return html.Div([
@@ -84,20 +92,31 @@ def network_view(data_type: str):
                        style={"width": "100%", "height": "100%"}, minZoom=0.2, maxZoom=4, wheelSensitivity=0.3,
                        contextMenu=menu, boxSelectionEnabled=False, clearOnUnhover=True),
         html.Pre(id=HOVER, className="hover-card", hidden=True),
-        legend(data_type),
+        legend(data_type, entities),
     ], className="network-wrap")
 
 
-def legend(data_type: str):
-    items = {
-        "flow": [("diamond", BLUE, "internal"), ("circle", ORANGE, "external")],
-        "dns": [("diamond", BLUE, "domain"), ("circle", ORANGE, "client IP")],
-        "proxy": [("circle", REP_COLOURS["rep4"], "high"), ("circle", REP_COLOURS["rep3"], "medium"),
-                  ("circle", REP_COLOURS["rep2"], "low"), ("circle", REP_COLOURS["rep0"], "no reputation")],
-    }[data_type]
-    hint = {"flow": "click an IP: its chord diagram · right click: filter",
-            "dns": "click a client: its queries · right click: filter",
-            "proxy": "click: expand or collapse · right click: filter"}[data_type]
+LEGEND = {
+    "flow": [("diamond", BLUE, "internal"), ("circle", ORANGE, "external")],
+    "dns": [("diamond", BLUE, "domain"), ("circle", ORANGE, "client IP")],
+    "proxy": [("circle", REP_COLOURS["rep4"], "high"), ("circle", REP_COLOURS["rep3"], "medium"),
+              ("circle", REP_COLOURS["rep2"], "low"), ("circle", REP_COLOURS["rep0"], "no reputation")],
+}
+HINT = {"flow": "click an IP: its chord diagram · right click: filter",
+        "dns": "click a client: its queries · right click: filter",
+        "proxy": "click: expand or collapse · right click: filter"}
+# The priority order draws proxy entities as client → host links, not Spot's tree.
+ENTITY_LEGEND = {**LEGEND, "proxy": [("circle", REP_COLOURS["rep0"], "client IP"), ("diamond", BLUE, "host")]}
+ENTITY_HINT = {**HINT, "proxy": "right click: filter"}
+
+
+def legend(data_type: str, entities: bool = False):
+    if entities:
+        return _legend(ENTITY_LEGEND[data_type] + [("circle any", "#ffffff", "* any value")], ENTITY_HINT[data_type])
+    return _legend(LEGEND[data_type], HINT[data_type])
+
+
+def _legend(items: list[tuple[str, str, str]], hint: str):
     return html.Div([html.Span([html.I(className=f"swatch {shape}", style={"background": colour}), label],
                                className="legend-item") for shape, colour, label in items]
                     + [html.Span(hint, className="legend-hint")], className="legend")

@@ -1,9 +1,15 @@
-"""Suspicious: the day's top suspicious events of one data type, the network view, details and scoring.
+"""Suspicious: the day's priority list (or Spot's top suspicious events), the network view, details and scoring.
 
 One module for the three types (``/<data_type>/suspicious``): the layout and every callback are shared,
 and what differs per type lives in the data functions and component builders. The page's state is in
-the URL (``?date=…&filter=…``), as Spot kept it in the hash; callbacks re-validate whatever the browser
-sends back.
+the URL (``?date=…&filter=…&order=lda``), as Spot kept it in the hash; callbacks re-validate whatever
+the browser sends back.
+
+Two orders share the page: the priority list (``<type>_priority``: one row per entity, the detectors'
+and the model's reasons fused), shown by default, and Spot's LDA order (``<type>_enriched`` or
+``_suspicious``: events by ascending score). A day without a priority list (older days) shows Spot's
+order with a note. Rating a row of the priority list records feedback on its entity (3 suppresses it
+on later days' lists, 1 raises it), listed in the Suppressions panel with Undo.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from dash import ALL, Input, Output, State, callback, clientside_callback, ctx, 
 
 from resources.store import RATING_KEYS
 from spot_dash import context, data
+from spot_dash import priority_data as prio
 from spot_dash.components import charts, grid, network, scoring
 from spot_dash.components.common import card, empty_state, notice
 from spot_dash.components.header import NAV, TYPE_LABELS
@@ -33,6 +40,8 @@ STATUS, EMPTY, GRID_WRAP, GEO_NOTE = "list-status", "list-empty", "grid-wrap", "
 DETAILS_TITLE, DETAILS_BODY = "details-title", "details-body"
 DETAILS_FILTER, DETAILS_FILTER_VALUE = "details-filter", "details-filter-value"
 EXPORT, DOWNLOAD = "export-csv", "export-download"
+ORDER, ORDER_NOTE = "list-order", "order-note"
+FEEDBACK_LIST, FEEDBACK_MESSAGE = "feedback-list", "feedback-message"
 
 FILTER_PLACEHOLDER = {"flow": "IP address", "dns": "client IP or part of a query name",
                       "proxy": "client IP or part of a URI"}
@@ -40,35 +49,62 @@ NO_SELECTION = ("Select a row of the suspicious list", "Its events appear here; 
                 "for the IP's picture.")
 
 
-def layout(data_type: str | None = None, date: str | None = None, filter: str | None = None, **_):
+def _order(data_type: str, day: dt.date, requested: str | None) -> str:
+    """The order a page shows: the priority list when asked for (the default) and the day has one."""
+    try:
+        wanted = prio.parse_order(requested)
+    except data.Invalid:
+        wanted = prio.PRIORITY
+    if wanted == prio.PRIORITY and prio.has_priority(context.current().lake, data_type, day):
+        return prio.PRIORITY
+    return prio.LDA
+
+
+def layout(data_type: str | None = None, date: str | None = None, filter: str | None = None,
+           order: str | None = None, **_):
     page = day_page(data_type, date, TEMPLATE)
     if not isinstance(page, DayPage):
         return page
     data_type, day = page.data_type, page.day
-    params = {"data_type": data_type, "day": day.isoformat(), "filter": (filter or "")[:data.MAX_TEXT]}
+    shown = _order(data_type, day, order)
+    available = prio.has_priority(context.current().lake, data_type, day)
+    params = {"data_type": data_type, "day": day.isoformat(), "filter": (filter or "")[:data.MAX_TEXT], "order": shown}
+    findings = shown == prio.PRIORITY
+    fallback = None if available else notice(
+        f"No priority list for {day} (the detectors had not run for it): this is Spot's LDA order.", id=ORDER_NOTE)
     return page.main([
         dcc.Store(id=PARAMS, data=params), dcc.Store(id=SAVED, data=0), dcc.Store(id=PENDING, data=[]),
         dcc.Store(id=EXPANDED, data=[]), dcc.Store(id=DETAILS_FILTER_VALUE), dcc.Download(id=DOWNLOAD),
-        toolbar(data_type, params["filter"]),
+        toolbar(data_type, params["filter"], shown, available),
         html.Div([
-            card("Suspicious", [
+            card("Priority" if findings else "Suspicious", [
+                fallback,
                 html.Div(id=EMPTY, className="grid-empty", hidden=True),
                 html.Div(grid.suspicious_grid(), id=GRID_WRAP, className="grid-wrap"),
                 html.Div(id=GEO_NOTE, className="card-foot"),
             ], class_name="grow-2", tools=html.Span(id=STATUS, className="status")),
-            card("Network view", network.network_view(data_type), class_name="grow-1 network-card"),
+            card("Network view", network.network_view(data_type, findings), class_name="grow-1 network-card"),
         ], className="row top-row"),
         html.Div([
             card(html.Span(NO_SELECTION[0], id=DETAILS_TITLE), html.Div(empty_state(*NO_SELECTION), id=DETAILS_BODY),
                  class_name="grow-2 details-card",
                  tools=html.Button("Filter", id=DETAILS_FILTER, className="btn ghost", hidden=True, n_clicks=0)),
-            card("Scoring", scoring.scoring_panel(data_type), class_name="grow-1"),
+            card("Scoring", scoring.scoring_panel(data_type, findings), class_name="grow-1"),
         ], className="row bottom-row"),
+        html.Div([
+            card("Suppressions and raises", [html.Div(id=FEEDBACK_LIST),
+                                             html.Div(id=FEEDBACK_MESSAGE, className="score-message", role="status")],
+                 class_name="grow-1 feedback-card"),
+        ], className="row"),
     ])
 
 
-def toolbar(data_type: str, value: str):
+def toolbar(data_type: str, value: str, order: str = prio.LDA, available: bool = False):
+    switch = dcc.RadioItems(id=ORDER, value=order, inline=True, className="order-switch", options=[
+        {"label": "Priority", "value": prio.PRIORITY, "disabled": not available},
+        {"label": "Spot's LDA order", "value": prio.LDA}])
     return html.Div([
+        switch,
         html.Div([
             dcc.Input(id=FILTER, type="search", value=value, placeholder=FILTER_PLACEHOLDER[data_type], maxLength=512,
                       debounce=False, className="text-input filter-input"),
@@ -92,6 +128,19 @@ def _view(params: dict) -> tuple[str, dt.date, data.Filter | None, data.Suspicio
     return data_type, day, flt, data.suspicious_view(app.lake, app.store.ratings(data_type, [day]), data_type, day, flt)
 
 
+def _shown(params: dict) -> str:
+    """The order of the page's list, as the layout chose it (validated again)."""
+    data_type, day = stored_day(params)
+    return _order(data_type, day, params.get("order"))
+
+
+def _priority(params: dict) -> tuple[str, dt.date, data.Filter | None, prio.PriorityView | None]:
+    app = context.current()
+    data_type, day, flt = _params(params)
+    return data_type, day, flt, prio.priority_view(app.lake, app.store.finding_feedback(data_type, day), data_type,
+                                                   day, flt)
+
+
 def _empty_reason(data_type: str, day: dt.date, flt, view: data.SuspiciousView | None):
     if view is None:
         return empty_state(f"There is no {TYPE_LABELS[data_type]} data for {day}", "Pick another day.")
@@ -110,6 +159,8 @@ def _empty_reason(data_type: str, day: dt.date, flt, view: data.SuspiciousView |
     Input(PARAMS, "data"), Input(SAVED, "data"),
 )
 def refresh(params, _saved):
+    if _shown(params) == prio.PRIORITY:
+        return refresh_priority(params)
     data_type, day, flt, view = _view(params)
     keys = RATING_KEYS[data_type]  # the page lays the key boxes out in this order
     if view is None or view.rows.num_rows == 0:
@@ -124,10 +175,32 @@ def refresh(params, _saved):
             note, [scoring.options(values[k]) for k in keys], ["all"] * len(keys))
 
 
+def refresh_priority(params: dict) -> tuple:
+    data_type, day, flt, view = _priority(params)
+    blank = [scoring.options([]) for _ in RATING_KEYS[data_type]], ["all"] * len(RATING_KEYS[data_type])
+    if view is None or view.rows.num_rows == 0:
+        status = "" if view is None else f"{view.listed} listed · {view.rated} rated"
+        if view is None:
+            empty = empty_state(f"There is no priority list of {TYPE_LABELS[data_type]} for {day}", "Pick another day.")
+        elif view.listed == 0:
+            empty = empty_state("Nothing to read first on this day", "No detector and no model run listed an entity.")
+        elif flt is not None:
+            empty = empty_state(f"Nothing matches “{flt.value}”", "Clear the filter to see the whole list.")
+        else:
+            empty = empty_state("Every finding has been rated", f"Analysts rated all {view.listed} of this day.",
+                                "done")
+        return [], [], status, empty, False, True, "", *blank
+    status = f"{view.rows.num_rows} shown · {view.listed} listed · {view.rated} rated"
+    return (grid.priority_rows(view.rows), grid.priority_column_defs(), status, None, True, False, "", *blank)
+
+
 @callback(Output(network.GRAPH, "elements"), Output(network.GRAPH, "layout"),
           Input(grid.SUSPICIOUS, "rowData"), Input(EXPANDED, "data"), State(PARAMS, "data"))
 def draw_network(rows, expanded, params):
     data_type = data.parse_type(params.get("data_type"))
+    if _shown(params) == prio.PRIORITY:
+        elements = prio.network_elements(rows or [], data_type)
+        return elements, network.layout_for(data_type, elements, tree=False)
     elements = data.network_elements(pa.Table.from_pylist(rows), data_type, set(expanded or [])) if rows else []
     return elements, network.layout_for(data_type, elements)
 
@@ -141,6 +214,11 @@ def select_row(selected, params, expanded):
     if not selected:
         return network.stylesheet(data_type), NO_SELECTION[0], empty_state(*NO_SELECTION), dash.no_update, True
     row = selected[0]
+    if _shown(params) == prio.PRIORITY:
+        entity = prio.parse_entity(data_type, row)
+        events = prio.entity_events(context.current().lake, data_type, day, entity)
+        title, body = finding_details(data_type, row, entity, events)
+        return network.stylesheet(data_type, prio.row_elements(row, data_type)), title, body, dash.no_update, True
     ids = data.row_elements(row, data_type)
     opened = dash.no_update
     if data_type == "proxy":  # open the row's chain so its nodes are there to highlight
@@ -148,6 +226,23 @@ def select_row(selected, params, expanded):
     table = data.details(context.current().lake, data_type, row)
     title, body = row_details(data_type, row, table)
     return network.stylesheet(data_type, ids), title, body, opened, True
+
+
+def finding_details(data_type: str, row: dict, entity: dict, events: pa.Table):
+    """Why a priority row is listed (each reason, the facts behind its rank) and the entity's events."""
+    title = f"Why {prio.label(data_type, entity)} is listed"
+    lda = row.get("lda_score")
+    facts = [("Rank", row.get("rank")), ("Score", f"{row.get('score') or 0:.2f}"),
+             ("Detectors", row.get("detectors")), ("LDA score", "" if lda is None else f"{lda:.3e}"),
+             ("Events", f"{row.get('events') or 0:,}"), ("Feedback", row.get("feedback") or "")]
+    parts = [html.Ul([html.Li(r) for r in prio.reasons(row)], className="reasons"),
+             html.Dl([x for k, v in facts if v not in (None, "") for x in (html.Dt(k), html.Dd(str(v)))],
+                     className="facts")]
+    if events.num_rows == 0:
+        parts.append(empty_state("No events found for this entity", "Its events are not in the lake for this day."))
+    else:
+        parts.append(html.Div(grid.details_grid(events), className="details-grid-wrap"))
+    return title, parts
 
 
 def _hour_span(time: str) -> str:
@@ -183,13 +278,13 @@ def row_details(data_type: str, row: dict, table: pa.Table):
           Input(network.GRAPH, "tapNodeData"), State(PARAMS, "data"), State(EXPANDED, "data"),
           State(grid.SUSPICIOUS, "rowData"), prevent_initial_call=True)
 def tap_node(node, params, expanded, rows):
-    if not node:
+    if not node or node.get("kind") == "any":
         raise dash.exceptions.PreventUpdate
     data_type, day, _ = _params(params)
     lake = context.current().lake
     label, kind = str(node.get("label", "")), node.get("kind")
     opened = dash.no_update
-    if data_type == "proxy":
+    if data_type == "proxy" and _shown(params) == prio.LDA:
         tree = data.proxy_tree(pa.Table.from_pylist(rows or []))
         opened = sorted(data.toggle(tree, set(expanded or []), node.get("id")))
     value = _filter_value(data_type, kind, label)
@@ -216,7 +311,7 @@ def _filter_value(data_type: str, kind: str | None, label: str) -> str | None:
     """What the secondary action on a node filters by: an IP, a domain (DNS) or a URI path (proxy)."""
     if kind in ("internal", "external", "client"):
         return label if data.is_ip(label) else None
-    if kind in ("domain", "path"):
+    if kind in ("domain", "path", "site"):
         return label
     return None
 
@@ -254,15 +349,34 @@ def filter_target(params: dict, trigger: str, typed: str | None, menu: dict | No
         flt = data.parse_filter(data_type, text)
     except data.Invalid as e:
         return dash.no_update, str(e)
-    query = {"date": day.isoformat(), **({"filter": flt.value} if flt else {})}
-    return f"/{data_type}/suspicious?{urllib.parse.urlencode(query)}", ""
+    return _href(data_type, day, flt.value if flt else None, params.get("order")), ""
+
+
+def _href(data_type: str, day: dt.date, flt: str | None, order: str | None) -> str:
+    """The page's URL: Spot's LDA order is named in it, the priority order is the default."""
+    query = {"date": day.isoformat(), **({"filter": flt} if flt else {}),
+             **({"order": order} if order == prio.LDA else {})}
+    return f"/{data_type}/suspicious?{urllib.parse.urlencode(query)}"
+
+
+@callback(Output(NAV, "href", allow_duplicate=True), Input(ORDER, "value"), State(PARAMS, "data"),
+          prevent_initial_call=True)
+def switch_order(order, params):
+    """The switch reloads the page in the other order, keeping its filter."""
+    data_type, day, flt = _params(params)
+    if order == params.get("order"):
+        raise dash.exceptions.PreventUpdate
+    return _href(data_type, day, flt.value if flt else None, prio.parse_order(order))
 
 
 @callback(Output(PENDING, "data"), Output(scoring.MESSAGE, "children"), Input(scoring.SCORE, "n_clicks"),
           State(scoring.key_dropdown_id(ALL), "value"), State(scoring.RISK, "value"), State(scoring.QUICK, "value"),
-          State(PENDING, "data"), State(grid.SUSPICIOUS, "rowData"), State(PARAMS, "data"), prevent_initial_call=True)
-def score(_n, values, risk, quick, pending, rows, params):
+          State(PENDING, "data"), State(grid.SUSPICIOUS, "rowData"), State(PARAMS, "data"),
+          State(grid.SUSPICIOUS, "selectedRows"), prevent_initial_call=True)
+def score(_n, values, risk, quick, pending, rows, params, selected=None):
     data_type, _, _ = _params(params)
+    if _shown(params) == prio.PRIORITY:
+        return score_finding(data_type, risk, selected, pending)
     chosen = dict(zip(RATING_KEYS[data_type], values))  # the key boxes are laid out in this order
     try:
         new = data.criteria(data_type, chosen, quick, int(risk))
@@ -276,10 +390,43 @@ def score(_n, values, risk, quick, pending, rows, params):
     return pending, notice(text, "ok" if matched else "info")
 
 
-@callback(Output(scoring.PENDING_LIST, "children"), Input(PENDING, "data"))
-def show_pending(pending):
-    return [html.Span(f"{' · '.join(f'{k}={v}' for k, v in p['selector'].items())} → {p['severity']}",
-                      className=f"chip risk-{p['severity']}") for p in pending or []]
+def score_finding(data_type: str, risk, selected: list | None, pending: list | None) -> tuple:
+    """Queue a rating of the selected row's entity (1 raise, 3 suppress)."""
+    if not selected:
+        return dash.no_update, notice("Select a row of the list first: Score rates its entity.", "warn")
+    try:
+        entity = prio.parse_entity(data_type, selected[0])
+        severity = int(risk)
+        if severity not in prio.FINDING_SEVERITIES:
+            raise data.Invalid("a finding is rated 1 (raise) or 3 (suppress)")
+    except (data.Invalid, TypeError, ValueError) as e:
+        return dash.no_update, notice(str(e), "warn")
+    queued = {"finding": entity, "severity": severity}
+    pending = [p for p in pending or [] if p.get("finding") != entity] + [queued]
+    verb = "suppressed" if severity == 3 else "raised"
+    return pending, notice(f"{prio.label(data_type, entity)} will be {verb}: remember to save.", "ok")
+
+
+@callback(Output(scoring.FINDING, "children"), Input(grid.SUSPICIOUS, "selectedRows"),
+          Input(grid.SUSPICIOUS, "rowData"), State(PARAMS, "data"))
+def finding_target(selected, _rows, params):
+    """What Score will rate; a reloaded list (after a save) has nothing selected."""
+    reloaded = f"{grid.SUSPICIOUS}.rowData" in ctx.triggered_prop_ids
+    if not selected or reloaded or _shown(params) != prio.PRIORITY:
+        return "Select a row of the list to rate it."
+    return f"Rates: {selected[0].get('entity', '')}"
+
+
+def _pending_text(data_type: str, p: dict) -> str:
+    if "finding" in p:
+        return f"{prio.label(data_type, p['finding'])} → {'raise' if p['severity'] == 1 else 'suppress'}"
+    return f"{' · '.join(f'{k}={v}' for k, v in p['selector'].items())} → {p['severity']}"
+
+
+@callback(Output(scoring.PENDING_LIST, "children"), Input(PENDING, "data"), State(PARAMS, "data"))
+def show_pending(pending, params):
+    data_type = data.parse_type(params.get("data_type"))
+    return [html.Span(_pending_text(data_type, p), className=f"chip risk-{p['severity']}") for p in pending or []]
 
 
 @callback(Output(PENDING, "data", allow_duplicate=True), Output(scoring.MESSAGE, "children", allow_duplicate=True),
@@ -296,18 +443,74 @@ def save(_n, pending, params, saved):
     app = context.current()
     analyst = app.analyst()
     try:  # everything queued was validated by Score; validate again, it came back from the browser
-        checked = [c for p in pending for c in data.criteria(data_type, p["selector"], None, int(p["severity"]))]
-    except (data.Invalid, KeyError, TypeError, ValueError) as e:
+        findings = [(prio.parse_entity(data_type, p["finding"]), int(p["severity"])) for p in pending if "finding" in p]
+        checked = [c for p in pending if "finding" not in p
+                   for c in data.criteria(data_type, p["selector"], None, int(p["severity"]))]
+        if any(severity not in prio.FINDING_SEVERITIES for _, severity in findings):
+            raise data.Invalid("a finding is rated 1 (raise) or 3 (suppress)")
+    except (data.Invalid, KeyError, TypeError, ValueError, AttributeError) as e:
         return [], notice(f"Not saved: {e}", "warn"), *unchanged
     for c in checked:
         app.store.rate(data_type, day, c.selector, c.severity, analyst)
-    text = f"Saved {len(checked)} rating{'s' if len(checked) != 1 else ''} as {analyst}."
+    for entity, severity in findings:
+        save_finding(app.store, data_type, day, entity, severity, analyst)
+    n = len(checked) + len(findings)
+    text = f"Saved {n} rating{'s' if n != 1 else ''} as {analyst}."
     return ([], notice(text, "ok"), (saved or 0) + 1, "", network.stylesheet(data_type), NO_SELECTION[0],
             empty_state(*NO_SELECTION))
 
 
+def save_finding(store, data_type: str, day: dt.date, entity: dict, severity: int, analyst: str) -> None:
+    """A finding's rating: feedback on its entity and, where the entity is a rating selector (flows),
+    the same rating in Spot's terms, so the LDA feedback and Threat investigation see it too."""
+    store.record_feedback(data_type, day, entity, severity, analyst)
+    selector = prio.rating_selector(data_type, entity)
+    if selector:
+        store.rate(data_type, day, selector, severity, analyst)
+
+
+@callback(Output(FEEDBACK_LIST, "children"), Input(PARAMS, "data"), Input(SAVED, "data"))
+def list_feedback(params, _saved):
+    data_type, day = stored_day(params)
+    items = context.current().store.finding_feedback(data_type, day)
+    return scoring.feedback_list([(f.id, prio.label(data_type, f.entity), f.severity, f.detector, f.analyst,
+                                   f.day.isoformat(), f.expires.isoformat()) for f in items])
+
+
+@callback(Output(SAVED, "data", allow_duplicate=True), Output(FEEDBACK_MESSAGE, "children"),
+          Input(scoring.undo_id(ALL), "n_clicks"), State(PARAMS, "data"), State(SAVED, "data"),
+          prevent_initial_call=True)
+def undo(_clicks, params, saved):
+    """Undo revokes the feedback (the store keeps it, marked revoked); the list reloads without it."""
+    if not ctx.triggered or not ctx.triggered[0]["value"]:
+        raise dash.exceptions.PreventUpdate  # the buttons were drawn, not pressed
+    return undo_feedback(params, ctx.triggered_id["id"], saved)
+
+
+def undo_feedback(params: dict, feedback_id, saved) -> tuple:
+    """Only feedback in force for the page's type and day can be undone from it (the id came from the browser)."""
+    data_type, day = stored_day(params)
+    app = context.current()
+    gone = notice("That suppression or raise is no longer in force.", "warn")
+    if not any(f.id == feedback_id for f in app.store.finding_feedback(data_type, day)):
+        return dash.no_update, gone
+    try:
+        app.store.revoke_feedback(feedback_id, app.analyst())
+    except ValueError:  # another analyst undid it a moment ago
+        return (saved or 0) + 1, gone
+    text = f"Undone by {app.analyst()}."
+    if prio.findings_are_ratings(data_type):
+        text += " The Spot rating it also recorded stays: rate the same values in Spot's LDA order to change it."
+    return (saved or 0) + 1, notice(text, "ok")
+
+
 @callback(Output(DOWNLOAD, "data"), Input(EXPORT, "n_clicks"), State(PARAMS, "data"), prevent_initial_call=True)
 def export(_n, params):
+    if _shown(params) == prio.PRIORITY:
+        data_type, day, _, view = _priority(params)
+        if view is None:
+            raise dash.exceptions.PreventUpdate
+        return dcc.send_bytes(data.csv_bytes(prio.csv_table(view.rows)), f"{data_type}_priority_{day.isoformat()}.csv")
     data_type, day, flt, view = _view(params)
     if view is None:
         raise dash.exceptions.PreventUpdate

@@ -3,7 +3,9 @@ with a C2 beacon and a DNS tunnel into the landing folders; `spot run` takes eac
 whole Dagster graph (nfdump, the DNS decoder, Spark, LDA); the dashboard, in headless Chromium,
 lists both attacks among the suspicious; the analyst rates the most suspicious benign events of the
 first day 3 (low risk) and saves; a re-score of the second day learns from those ratings: the
-benign patterns fall in its ranking and the attacks stay in its top 250.
+benign patterns fall in its ranking and the attacks stay in its top 250. The priority list, the page's
+default order, opens with both attacks and their reasons; a benign row the analyst suppresses there is
+gone from the next day's list.
 
 Ranks are 0-based positions in a day's ascending scores (events with a word error left out). The
 attacks are low and slow (a beacon call every two hours, eight tunnel queries over twelve hours):
@@ -27,6 +29,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import dagster as dg
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -37,10 +40,12 @@ from selenium.webdriver.common.by import By
 from resources.config import SpotConfig, load_config
 from resources.lake import LakeResource
 from resources.store import AnalystStore
+from spot_assets.definitions import build_definitions
 from spot_assets.ml.evaluate import aligned
 from tests.dash.conftest import pick, shot, start, until
 
 pytestmark = pytest.mark.slow
+CELL = '#suspicious-grid .ag-center-cols-container .ag-row[row-index="{}"] .ag-cell[col-id="{}"]'
 
 D1, D2 = dt.date(2024, 7, 8), dt.date(2024, 7, 9)
 TOP = 250
@@ -101,6 +106,20 @@ def attack_ranks(scored: dict[str, pa.Table]) -> dict[str, int]:
     """The best rank of the beacon's flows and of the tunnel's lookups."""
     return {"c2_beacon": best_rank(scored["flow"].filter(pc.equal(scored["flow"]["scenario"], "c2_beacon"))),
             "dns_tunnel": best_rank(scored["dns"].filter(pc.equal(scored["dns"]["scenario"], "dns_tunnel")))}
+
+
+def recurring_priority_row(cfg: SpotConfig, labels: Path) -> dict:
+    """A benign DNS priority row of the first day (no attack's client or domain) whose entity the second
+    day's list, built before any rating, holds again."""
+    lake = LakeResource(root=cfg.lake_root)
+    first, second = (lake.read_day("dns_priority", d).to_pylist() for d in (D1, D2))
+    attacks = pq.read_table(labels / "dns" / f"{D1}.parquet").to_pandas().dropna(subset=["scenario"])
+    tainted = set(attacks["ip_dst"]) | {TUNNEL_DOMAIN.split(".", 1)[1]}
+    again = {r["entity"] for r in second}
+    for row in first:
+        if row["entity"] in again and not {row["ip_dst"], row["domain"]} & tainted and row["ip_dst"]:
+            return row
+    raise AssertionError("no benign DNS priority row recurs on the second day")
 
 
 def benign_top(first: pa.Table, second: pa.Table, data_type: str) -> list[dict]:
@@ -168,14 +187,38 @@ def test_e2e_attacks_listed_ratings_retrain_next_day(dash_duo, two_days):
     beacon = day1["flow"].filter(pc.equal(day1["flow"]["scenario"], "c2_beacon")).sort_by("rank")
     server = beacon["dip"][0].as_py() if beacon["sip"][0].as_py().startswith("10.") else beacon["sip"][0].as_py()
     start(dash_duo, cfg, "/flow/suspicious")
-    assert shown(dash_duo, f"/flow/suspicious?date={D1}&filter={server}") >= 1, f"the beacon's server {server}"
+    assert shown(dash_duo, f"/flow/suspicious?date={D1}&filter={server}&order=lda") >= 1, f"the beacon's server {server}"
     shot(dash_duo, "e2e-flow-beacon")
-    assert shown(dash_duo, f"/dns/suspicious?date={D1}&filter={TUNNEL_DOMAIN}") >= 1, "the tunnel's lookups"
+    assert shown(dash_duo, f"/dns/suspicious?date={D1}&filter={TUNNEL_DOMAIN}&order=lda") >= 1, "the tunnel's lookups"
     shot(dash_duo, "e2e-dns-tunnel")
+    # The priority list, the page's default order, opens with both attacks and says why.
+    for data_type, attack in (("flow", server), ("dns", TUNNEL_DOMAIN.split(".", 1)[1])):
+        dash_duo.driver.get(f"{dash_duo.server_url}/{data_type}/suspicious?date={D1}")
+        dash_duo.wait_for_contains_text("#list-status", "listed")
+        dash_duo.wait_for_contains_text(CELL.format(0, "entity"), attack)
+        assert {"flow": "beacon:", "dns": "tunnel:"}[data_type] in dash_duo.find_element(CELL.format(0, "reasons")).text
+    shot(dash_duo, "e2e-dns-priority")
+    # The analyst suppresses a benign priority row of the first day that the second day lists again.
+    suppressed = recurring_priority_row(cfg, labels)
+    dash_duo.driver.get(f"{dash_duo.server_url}/dns/suspicious?date={D1}&filter={suppressed['domain']}")
+    dash_duo.wait_for_contains_text("#list-status", "listed")
+    row = next(i for i in range(50) if dash_duo.find_element(CELL.format(i, "entity")).text == suppressed["entity"])
+    dash_duo.find_element(CELL.format(row, "entity")).click()
+    dash_duo.wait_for_text_to_equal("#score-finding", f"Rates: {suppressed['entity']}")
+    dash_duo.find_element("#score-risk input[value='3']").click()
+    dash_duo.find_element("#score-button").click()
+    dash_duo.find_element("#save-button").click()
+    dash_duo.wait_for_contains_text("#feedback-list .feedback-item", suppressed["entity"])
+    # The next day's priority list, built again (its LDA list as it was), no longer holds it.
+    lake = LakeResource(root=cfg.lake_root)
+    job = build_definitions(cfg).resolve_implicit_global_asset_job_def()
+    assert job.execute_in_process(partition_key=D2.isoformat(), asset_selection=[dg.AssetKey("dns_priority")],
+                                  instance=dg.DagsterInstance.ephemeral()).success
+    assert suppressed["entity"] not in set(lake.read_day("dns_priority", D2)["entity"].to_pylist())
 
     # The analyst rates the most suspicious benign events 3 and saves.
     for data_type in ("flow", "dns"):
-        dash_duo.driver.get(f"{dash_duo.server_url}/{data_type}/suspicious?date={D1}")
+        dash_duo.driver.get(f"{dash_duo.server_url}/{data_type}/suspicious?date={D1}&order=lda")
         dash_duo.wait_for_contains_text("#list-status", "listed")
         for queued, selector in enumerate(rated[data_type], start=1):
             if data_type == "flow":
@@ -212,3 +255,9 @@ def test_e2e_attacks_listed_ratings_retrain_next_day(dash_duo, two_days):
     print(report)
     assert all(now > was for was, now in patterns.values()), report
     assert all(now < TOP for _, now in attacks.values()), report
+    # The re-scored day still leaves the suppressed row out.
+    assert suppressed["entity"] not in set(lake.read_day("dns_priority", D2)["entity"].to_pylist())
+    # and both attacks still lead their lists
+    for data_type in ("flow", "dns"):
+        top = lake.read_day(f"{data_type}_priority", D2).to_pylist()[0]
+        assert {"flow": "beacon", "dns": "tunnel"}[data_type] in top["detectors"], top

@@ -382,33 +382,3 @@ def test_netflow_v9_pcap_matches_the_replayed_file(work, v9_pcap, first_file, de
 def test_traffic_pcap_is_not_an_export_pcap(work, nfcapd_files):
     with pytest.raises(DecodeError):
         detect("flow", work / "traffic.pcap")
-
-
-# --- public datasets (CI) -------------------------------------------------------------------------
-
-def _dataset_files(shared_datasets: Path, folder: str, patterns: tuple[str, ...]) -> list[Path]:
-    root = shared_datasets / folder
-    if not root.is_dir():
-        pytest.skip(f"{root} is not in the shared datasets")
-    files = sorted({p for pattern in patterns for p in root.rglob(pattern) if p.is_file()})
-    if not files:
-        pytest.skip(f"no files under {root}")
-    return files
-
-
-def test_dataset_nfcapd_files(shared_datasets):
-    for path in _dataset_files(shared_datasets, "nfcapd-files", ("*",)):
-        if not nf.sniff_nfcapd(path, path.read_bytes()[:4096]):
-            continue  # nfcapd's .current and .nfstat files, READMEs
-        decoded = decode_file("flow", path, TOOLS, "nfcapd")
-        assert decoded.events.num_rows == nfdump_flows(path), path
-
-
-def test_dataset_flow_export_pcaps(shared_datasets, tmp_path):
-    for n, path in enumerate(_dataset_files(shared_datasets, "flow-export-pcaps", ("*.pcap", "*.pcapng", "*.cap"))):
-        folder = tmp_path / f"c{n}"
-        folder.mkdir()
-        files, _ = netflow_export.collect_exports(path, TOOLS, folder, Rejects())
-        collected = sum(nfdump_flows(f) for f in files)
-        decoded = decode_file("flow", path, TOOLS, "netflow_pcap")
-        assert decoded.events.num_rows == collected > 0, path

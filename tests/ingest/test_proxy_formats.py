@@ -358,30 +358,6 @@ def test_sniffers_keep_to_their_format(tmp_path):
         assert [fmt for fmt in PROXY_FORMATS if get("proxy", fmt).sniff(path, head)] == [name]
 
 
-# ----- public datasets
-
-
-def test_proxy_datasets_rows_plus_rejects_equal_data_lines(shared_datasets):
-    root = shared_datasets / "proxy-logs"
-    if not root.is_dir():
-        pytest.skip(f"no proxy-logs folder in {shared_datasets}")
-    checked = 0
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
-        head = path.read_bytes()[:4096]
-        fmt = next((f for f in PROXY_FORMATS if get("proxy", f).sniff(path, head)), None)
-        if fmt is None:
-            continue
-        data = path.read_bytes()
-        if data[:2] == GZIP_MAGIC:
-            data = gzip.decompress(data)
-        expected = data_line_count(data.decode("utf-8", "replace"))
-        decoded = decode_file("proxy", path, TOOLS, fmt)
-        assert decoded.events.num_rows + decoded.rejects.num_rows == expected, path
-        checked += 1
-    if not checked:
-        pytest.skip(f"no ELFF or Squid log under {root}")
-
-
 def test_fulluri_rule_shared_by_every_proxy_format():
     import pyarrow as pa
 

@@ -71,3 +71,23 @@ def test_online_fit_depends_on_the_corpus_not_on_its_row_order_or_layout(spark):
     assert list(first.docs) == list(second.docs) and list(first.words) == list(second.words)
     np.testing.assert_allclose(second.theta, first.theta, rtol=1e-12)
     np.testing.assert_allclose(second.phi, first.phi, rtol=1e-12)
+
+
+def test_several_seeds_score_the_mean_of_independent_single_seed_fits(spark):
+    """[ml] seeds = 3: each event's score is the mean of the scores of three fits of its own, one per seed."""
+    rng = np.random.default_rng(3)
+    pairs = pd.DataFrame([(f"10.0.0.{d}", f"w{w}", int(rng.integers(1, 6)))
+                          for d in range(40) for w in rng.choice(25, 5, replace=False)], columns=["ip", "word", "count"])
+    corpus = spark.createDataFrame(pairs)
+    online = dict(topic_count=3, iterations=4, min_batch_documents=8, seed=7)
+    combined, _ = lda.fit(spark, corpus, MLConfig(**online, seeds=3))
+    seeds = lda.member_seeds(7, 3)
+    assert seeds[0] == 7 and len(set(seeds)) == 3 and not set(seeds) & set(lda.member_seeds(8, 3))
+    singles = [lda.fit(spark, corpus, MLConfig(**(online | {"seed": seed})))[0] for seed in seeds]
+    events = pairs.sample(frac=1, random_state=0)
+    ips, words = list(events.ip) + ["10.9.9.9"], list(events.word) + ["w1"]  # an IP no model knows scores 0
+    expected = np.mean([[m.theta[m.docs.get_loc(ip)] @ m.phi[m.words.get_loc(w)] if ip in m.docs else 0.0
+                         for ip, w in zip(ips, words)] for m in singles], axis=0)
+    np.testing.assert_allclose(score(combined, ips, words), expected, rtol=1e-12)
+    assert combined.topics == 9 and np.allclose(combined.theta.sum(axis=1), 1.0)
+    assert not np.allclose(singles[0].phi, singles[1].phi)  # the seeds did draw differently

@@ -18,7 +18,7 @@ import pytest
 
 from spot_assets.ingest.timecols import dns_columns
 from spot_assets.ml.words import (
-    WORD_ERROR, corpus, count_user_agents, dns_words, flow_words, load_top_sites, proxy_words, split_domains,
+    WORD_ERROR, corpus, count_accounts, count_user_agents, dns_words, flow_words, load_top_sites, proxy_words, split_domains,
 )
 from spot_assets.ml.words.common import length_and_entropy, log2_ceil, log2_floor
 from spot_assets.ml.words.domains import COUNTRY_CODES, domain_class
@@ -230,6 +230,14 @@ def test_dns_hour_from_our_frame_time_and_fills():
     assert out["word"].to_pylist() == ["1_0_6_1_0_1_-1_3"]
 
 
+def test_dns_unmeasured_frame_len_is_its_own_token():
+    """Zeek logs no frame length: the field is -1 ("not measured"), which no measured length bins to."""
+    rows = [dict(frame_len=None), dict(frame_len=0), dict(frame_len=1), dict(frame_len=-1)]
+    out = dns_words(dns_rows(rows), user_domain="apache", top_sites=frozenset())
+    # Spot's golden 2_7_11_2_10_1_1_0 with the frame-length field replaced: -1, L(0) = 0, L(1) = 0; -1 is invalid.
+    assert out["word"].to_pylist() == ["2_-1_11_2_10_1_1_0", "2_0_11_2_10_1_1_0", "2_0_11_2_10_1_1_0", None]
+
+
 def test_dns_validity_filter_and_word_error():
     rows = [
         {},
@@ -274,21 +282,89 @@ def test_proxy_user_agent_counts_are_day_level():
 
 def test_proxy_validity_fills_and_word_error():
     rows = [
-        *(dict([(name, None)]) for name in ("p_date", "p_time", "clientip", "host", "fulluri")),
+        *(dict([(name, None)]) for name in ("p_date", "p_time", "clientip", "fulluri")),
+        dict(host=None),  # a blank Host is worded: class 0, the rest as usual
         dict(useragent=None, resconttype=None, respcode=None, reqmethod=None),
         dict(resconttype="/"), dict(resconttype="/plain"), dict(resconttype=""),
         dict(p_time="x:00:00"),
     ]
     out = proxy_words(proxy_rows(rows), safe_domain="intel", top_sites=frozenset())
-    assert out["word"].to_pylist() == [None] * 5 + [
+    assert out["word"].to_pylist() == [None] * 4 + [
+        "0_0_PUT_4_text_2_1_202",  # 5 valid rows share Mozilla/5.0 -> L(5) = 2
         "2_0_null_4_-_0_1_unknown_response_code",
-        "2_0_PUT_4_unknown_content_type_2_1_202",  # 5 valid rows share Mozilla/5.0 -> L(5) = 2
+        "2_0_PUT_4_unknown_content_type_2_1_202",
         "2_0_PUT_4__2_1_202",
         "2_0_PUT_4__2_1_202",
         WORD_ERROR,
     ]
     missing = proxy_words(proxy_rows([{}]), pa.table({"useragent": ["other"], "ua_count": [3]}), safe_domain="intel")
     assert missing["word"].to_pylist() == [WORD_ERROR]  # Spot's map lookup threw
+
+
+def test_proxy_blank_host_words_by_hand():
+    """A request without Host (path only) and a response Zeek saw without its request (nothing but the reply)."""
+    rows = [dict(host=None, fulluri="/index.html"), dict(host=None, fulluri=None, reqmethod=None, respcode="200")]
+    out = proxy_words(proxy_rows(rows), safe_domain="intel", top_sites=frozenset({"intel"}))
+    # "/index.html": 11 distinct characters -> entropy log2(11) = 3.46 -> first cut >= it is 3.6, index 12;
+    # length 11 -> L 3. No URI: entropy 0 -> index 0, length 0 -> L 0. Two rows of Mozilla/5.0 -> L(2) = 1.
+    assert out["word"].to_pylist() == ["0_0_PUT_12_text_1_3_202", "0_0_null_0_text_1_0_200"]
+
+
+# ----- rows without a word, accounted for
+
+def test_accounts_count_each_invalid_row_once_under_its_first_reason():
+    dns = dns_rows([
+        {}, dict(frame_len=None), dict(frame_len=None, ip_dst="-"),
+        dict(frame_time=None), dict(frame_time=""), dict(frame_time="-"),
+        dict(unix_tstamp=-1), dict(unix_tstamp=None), dict(frame_len=-1),
+        dict(dns_qry_name=None), dict(dns_qry_name="(empty)"), dict(ip_dst=""),
+        dict(frame_time=None, ip_dst=None),  # fails two checks: counted under the first
+        dict(dns_qry_class="-", dns_qry_type=None, dns_qry_rcode=-1),
+    ])
+    assert count_accounts(dns, "dns") == {
+        "invalid_rows": {"no frame_time": 4, "unix_tstamp missing or < 0": 2, "frame_len < 0": 1,
+                         "no dns_qry_name": 2, "no ip_dst": 2, "no class, type or rcode": 1},
+        "filled_rows": {"frame_len unknown": 1},  # the second row; the third has no word
+    }
+    proxy = proxy_rows([{}, dict(host=None), dict(host=None, fulluri=None), dict(fulluri=None),
+                        dict(clientip=None, host=None), dict(p_date=None)])
+    assert count_accounts(proxy, "proxy") == {
+        "invalid_rows": {"no p_date": 1, "no p_time": 0, "no clientip": 1, "host without fulluri": 1},
+        "filled_rows": {"blank host": 2},
+    }
+    flows = flow_rows([dict(sport=1, dport=2), dict(sport=-1, dport=2), dict(trhour=24, sport=1, dport=None)])
+    got = count_accounts(flows, "flow")
+    assert got["filled_rows"] == {} and sum(got["invalid_rows"].values()) == 2
+    assert (got["invalid_rows"]["trhour not 0-23"], got["invalid_rows"]["sport missing or < 0"]) == (1, 1)
+
+
+def _zeek_rows(path) -> list[dict]:
+    """A Zeek ASCII log's rows as {field: value}, split by hand (no code of ours)."""
+    lines = path.read_text().splitlines()
+    fields = next(line for line in lines if line.startswith("#fields")).split("\t")[1:]
+    return [dict(zip(fields, line.split("\t"))) for line in lines if line and not line.startswith("#")]
+
+
+def test_zeek_dns_and_http_rows_are_worded_or_counted(shared_datasets):
+    """Real Zeek logs (CTU normal-43): every lookup is worded (frame_len unknown) or counted, and so is
+    every request, a blank Host included; the expected counts come from the logs' own fields."""
+    from spot_assets.ingest import formats
+    from spot_assets.ingest.formats.base import Tools
+
+    folder = shared_datasets / "zeek-labeled" / "011-ctu-normal-43-day1"
+    cases = [("dns", "dns.log.labeled", dns_words, "query", "no dns_qry_name", "frame_len unknown"),
+             ("proxy", "http.log.labeled", proxy_words, "host", None, "blank host")]
+    for data_type, name, words, field, reason, fill in cases:
+        raw = _zeek_rows(folder / name)
+        events = formats.decode_file(data_type, folder / name, Tools()).events
+        blank = sum(row[field] in ("-", "(empty)", "") for row in raw)
+        accounts = count_accounts(events, data_type)
+        worded = int(words(events)["word"].is_valid().to_numpy(zero_copy_only=False).sum())
+        assert events.num_rows == len(raw) and worded + sum(accounts["invalid_rows"].values()) == len(raw), data_type
+        if data_type == "dns":  # no name: no word; every named lookup worded without a frame length
+            assert accounts["invalid_rows"][reason] == blank > 0 and accounts["filled_rows"][fill] == len(raw) - blank
+        else:  # a blank Host is worded, and counted as such
+            assert accounts["filled_rows"][fill] == blank > 0 and worded == len(raw)
 
 
 # ----- corpus (§3.2: both roles summed)
@@ -317,12 +393,14 @@ def test_corpus_skips_word_error():
 # ----- Spark: the same functions through mapInArrow
 
 def test_spark_words_equal_pandas_and_corpus(spark):
-    from spot_assets.ml.words.spark import spark_corpus, spark_words
+    from spot_assets.ml.words.spark import spark_accounts, spark_corpus, spark_words
 
     sites = frozenset({"bronto", "google"})
     flows = flow_rows([row for row, _, _ in FLOW_GOLDEN] + [dict(sport=-1, dport=5), dict(sip="10.0.2.115", dip="10.0.2.115")])
-    dnss = dns_rows([{}, dict(dns_qry_name="www.google.com"), dict(frame_time="bad"), dict(ip_dst="-"), dict(dns_qry_type=None)])
-    proxies = pa.concat_tables([golden_proxy_table(), proxy_rows([dict(clientip=None), dict(p_time="?"), dict(useragent=None)])])
+    dnss = dns_rows([{}, dict(dns_qry_name="www.google.com"), dict(frame_time="bad"), dict(ip_dst="-"), dict(dns_qry_type=None),
+                     dict(frame_len=None)])
+    proxies = pa.concat_tables([golden_proxy_table(), proxy_rows([dict(clientip=None), dict(p_time="?"), dict(useragent=None),
+                                                                  dict(host=None, fulluri=None), dict(fulluri=None)])])
     cases = {
         "flow": (flows, {}, lambda t: flow_words(t)),
         "dns": (dnss, {"user_domain": "apache"}, lambda t: dns_words(t, user_domain="apache", top_sites=sites)),
@@ -341,3 +419,4 @@ def test_spark_words_equal_pandas_and_corpus(spark):
         spark_counts = spark_corpus(worded, data_type).toPandas().sort_values(["ip", "word"]).reset_index(drop=True)
         pd.testing.assert_frame_equal(spark_counts, want, check_dtype=False, obj=f"{data_type} corpus")
         assert want["count"].sum() > 0
+        assert spark_accounts(frame, data_type) == count_accounts(table, data_type), data_type

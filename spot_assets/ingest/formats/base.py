@@ -7,6 +7,7 @@ ingest turns into a quarantine entry; that never stops the other files of the pa
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -67,6 +68,9 @@ class Rejects:
 class Decoded:
     events: pa.Table  # schemas.DECODED[type]
     rejects: pa.Table  # REJECT_COLUMNS
+    # What the decoder said about a file it read whole (e.g. nfdump skipping records that are not
+    # flows): worth an analyst's eye, but neither a lost row nor a reason to quarantine the file.
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -79,3 +83,7 @@ class Format:
     # Cheap look at the file's name and first bytes: is it this format?
     sniff: Callable[[Path, bytes], bool]
     decode: Callable[[Path, Tools], Decoded]
+    # The time of the file's first event (None when it holds none), for binary formats whose head
+    # cannot be cut off and decoded alone; text formats leave it None and `formats.first_event_time`
+    # decodes their first lines with `decode`.
+    first_time: Callable[[Path, Tools], dt.datetime | None] | None = None

@@ -141,9 +141,12 @@ def _arrow_split(lines: pa.Array, n: int) -> tuple[pa.Table, list[int]] | None:
         unsplit.append(row.number - 1)
         return "skip"
 
+    buffer = joined[0].as_buffer()
     table = pcsv.read_csv(
-        pa.BufferReader(joined[0].as_buffer()),
-        read_options=pcsv.ReadOptions(column_names=names, use_threads=False),
+        pa.BufferReader(buffer),
+        # One block for the buffer (already in memory): a line longer than Arrow's 1 MB default block
+        # would otherwise fail the whole read instead of being one rejected line.
+        read_options=pcsv.ReadOptions(column_names=names, use_threads=False, block_size=buffer.size + 1),
         parse_options=pcsv.ParseOptions(delimiter=" ", quote_char='"', invalid_row_handler=invalid),
         convert_options=pcsv.ConvertOptions(
             column_types={name: pa.string() for name in names}, null_values=["-"], strings_can_be_null=True

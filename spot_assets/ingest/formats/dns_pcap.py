@@ -65,5 +65,6 @@ FORMATS = [
         description="DNS responses from a classic pcap or pcapng capture (tshark's fields, or an equal native decoder)",
         sniff=sniff,
         decode=decode,
+        first_time=pcapfile.first_packet_time,
     )
 ]

@@ -105,6 +105,62 @@ def export_datagrams(stream: BinaryIO) -> Iterator[_Datagram]:
             yield _Datagram(number, exporter, payload[:size], None)
 
 
+# version -> (header bytes, offset of its source id / observation domain, template set id, options template set id)
+_TEMPLATED = {9: (20, 16, 0, 1), 10: (16, 12, 2, 3)}
+_DOMAIN = {9: "source id", 10: "observation domain"}
+_VERSION_NAME = {9: "NetFlow v9", 10: "IPFIX"}
+
+
+class TemplateTracker:
+    """Which v9/IPFIX templates each exporter has announced so far, to name the data sets that arrive
+    before theirs: their records cannot be decoded, and nfcapd drops them without a word.
+
+    Templates are keyed as collectors key them: exporter address, version, source id (v9) or
+    observation domain (IPFIX).
+    """
+
+    def __init__(self) -> None:
+        self._known: set[tuple[str, int, int, int]] = set()
+
+    def orphans(self, exporter: str, payload: bytes) -> Iterator[tuple[bytes, str]]:
+        """Each data set of the datagram whose template has not been seen: (its bytes, why)."""
+        version = int.from_bytes(payload[:2], "big")
+        if version not in _TEMPLATED:
+            return
+        header, domain_at, template_set, options_set = _TEMPLATED[version]
+        domain = int.from_bytes(payload[domain_at:domain_at + 4], "big")
+        at = header
+        while at + 4 <= len(payload):
+            set_id, length = int.from_bytes(payload[at:at + 2], "big"), int.from_bytes(payload[at + 2:at + 4], "big")
+            if length < 4:
+                return  # a malformed set length: nfcapd stops reading the datagram here too
+            body = payload[at + 4:at + length]
+            if set_id in (template_set, options_set):
+                for template in _template_ids(version, set_id == options_set, body):
+                    self._known.add((exporter, version, domain, template))
+            elif set_id >= 256 and (exporter, version, domain, set_id) not in self._known:
+                yield payload[at:at + length], (
+                    f"{_VERSION_NAME[version]} data set for template {set_id} (exporter {exporter}, "
+                    f"{_DOMAIN[version]} {domain}) comes before any template for it: its records cannot be decoded")
+            at += length
+
+
+def _template_ids(version: int, options: bool, body: bytes) -> Iterator[int]:
+    """The template ids a template or options template set announces (trailing padding ignored)."""
+    at = 0
+    while at + 6 <= len(body):
+        template, count = int.from_bytes(body[at:at + 2], "big"), int.from_bytes(body[at + 2:at + 4], "big")
+        if template < 256:
+            return  # padding
+        yield template
+        if version == 9 and options:  # template id, scope bytes, option bytes, then the fields
+            at += 6 + count + int.from_bytes(body[at + 4:at + 6], "big")
+            continue
+        at += 6 if options else 4  # IPFIX options templates add their scope field count
+        for _ in range(count):  # IPFIX fields with the enterprise bit carry a 4-byte enterprise number
+            at += 8 if version == 10 and body[at:at + 1] and body[at] & 0x80 else 4
+
+
 def is_export_capture(head: bytes) -> bool:
     """A capture whose first bytes hold an export-shaped UDP datagram."""
     if head[:4] not in PCAP_MAGICS:
@@ -209,6 +265,7 @@ def _replay(path: Path, collector: Collector, rejects: Rejects) -> dict[str, str
     """
     senders: dict[str, socket.socket] = {}
     origin: dict[str, str] = {}
+    templates = TemplateTracker()
     target = ("127.0.0.1", collector.port)
     try:
         with open(path, "rb") as stream:
@@ -216,6 +273,8 @@ def _replay(path: Path, collector: Collector, rejects: Rejects) -> dict[str, str
                 if datagram.problem:
                     rejects.add(datagram.number, datagram.payload.hex(), f"packet {datagram.number}: {datagram.problem}")
                     continue
+                for data_set, why in templates.orphans(datagram.exporter, datagram.payload):
+                    rejects.add(datagram.number, data_set.hex(), f"packet {datagram.number}: {why}")
                 sender = senders.get(datagram.exporter)
                 if sender is None:
                     address = str(ipaddress.IPv4Address("127.1.0.1") + len(senders))
@@ -235,7 +294,7 @@ def collect_exports(path: Path, tools: Tools, folder: Path | str, rejects: Rejec
     """Replay a capture's export datagrams into an nfcapd writing to ``folder``.
 
     Returns nfcapd's files in time order and the loopback sender -> exporter address map; datagrams
-    that cannot be replayed go to ``rejects``.
+    that cannot be replayed, and data sets that come before their template, go to ``rejects``.
     """
     try:
         with Collector(tools, folder) as collector:

@@ -19,13 +19,18 @@ Formats and their fill rules:
   ``proto``: ``-N`` makes nfdump print the protocol number; it is named with nfdump's own names for
   the protocols in ``PROTOCOLS`` (TCP, UDP, ICMP, ...), any other number stays its decimal text.
   ``dir``: nfdump 1.7.1 prints ``I``/``E`` for %dir; stored as Spot's INT 0 (ingress) / 1 (egress).
+  ``tdur``: null where nfdump's duration is a wrapped negative (a record ending before it starts;
+  every layout, see `_duration`). ``sas``/``das``: 32-bit AS numbers, kept whole.
   ``dport`` of ICMP flows: fmt prints ``type.code``; stored as type * 256 + code, as nfdump's csv
   (and so Spot) has it.
   ``record``: the flow's 1-based position in nfdump's output.
   Errors: nfdump 1.7.1 exits 0 even when it cannot read the file (a truncated file: "appendix offset
   error"; a foreign one: "bad magic"), printing "No matching flows" on stdout. So a non-zero exit **or
-  any stderr output** makes the whole file a `DecodeError` carrying nfdump's text; rows it printed
-  before the error are not kept (a file that fails part way is quarantined whole).
+  any stderr line** makes the whole file a `DecodeError` carrying nfdump's text; rows it printed
+  before the error are not kept (a file that fails part way is quarantined whole). The one exception
+  is "Skip unknown record type N", which nfdump 1.7 prints for each record of nfdump 1.6's layout it
+  has no reader for (type 9 in the chrispassas files) and then goes on: the flows all decode (their
+  count equals ``nfdump -I``'s), so those lines become the file's warnings, counted by type.
 * ``nfdump_csv``: CSV written by ``nfdump -o csv`` elsewhere, recognised by its header line: stock
   nfdump 1.6/1.7 (48 fields, ``ts`` with second resolution in the writer's local time, read as UTC;
   ``pr`` already a name) or Spot's fork (27 fields, spec §1.2). Spot's fork carries only ``tr``, so
@@ -38,14 +43,18 @@ Formats and their fill rules:
   from its own loopback address, mapped back to the exporter's address in ``rip``. A datagram lost
   on loopback fails the file (`DecodeError`) instead of thinning it. ``record`` numbers the flows in
   order across the produced files; an export datagram that cannot be replayed (an IP fragment, or
-  cut by the capture's snap length) is a reject whose ``record`` is its packet number.
+  cut by the capture's snap length) is a reject whose ``record`` is its packet number, and so is each
+  v9/IPFIX data set that comes before any template for it (what a collector started mid-stream sees:
+  nfcapd drops such records without a word).
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import fcntl
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -61,6 +70,7 @@ import pyarrow.csv as pv
 from spot_assets import schemas
 from spot_assets.ingest.formats.base import Decoded, DecodeError, Format, Rejects, Tools
 from spot_assets.ingest.formats.netflow_export import collect_exports, is_export_capture
+from spot_assets.ingest.formats.pcapfile import first_packet_time
 from spot_assets.ingest.timecols import flow_columns
 
 # nfdump's field name -> Spot's column (spec §1.2). The three text layouts use these names.
@@ -81,11 +91,26 @@ _DIRECTIONS = pa.array(["I", "E"])  # %dir's letters, by Spot's value
 NFCAPD_MAGIC = 0xA50C  # nfcapd file header: magic, then layout version 1 (nfdump 1.6) or 2 (1.7)
 _BLOCK_BYTES = 1 << 20
 _PIPE_BYTES = 1 << 20
+# Batches (blocks of text) converted together: ~40 k flows per call of each pyarrow.compute kernel,
+# so the per-call cost is spread (converting every 1 MB batch cost 0.2 s more per million flows),
+# while the conversion still overlaps nfdump's decoding and the work left after it ends is small.
+_CONVERT_BATCHES = 8
 
 
 def _epoch_ms(values: pa.Array) -> pa.Array:
     """``%tsr``: epoch seconds with three decimals, to the exact millisecond."""
     return pc.cast(pc.round(pc.multiply(values, 1000)), pa.int64()).cast(schemas.TS)
+
+
+# nfdump 1.7.1 takes a duration as an unsigned difference of milliseconds: a record whose end is
+# before its start (668 of the 3,018 NAT records of chrispassas' sample) prints as ~1.8e16 s. Half
+# of 2**64 ms splits the wrapped values from any real duration (292 million years); the true
+# duration is unknown: null.
+_WRAPPED_SECONDS = 2.0**63 / 1000
+
+
+def _duration(values: pa.Array) -> pa.Array:
+    return pc.if_else(pc.less(values, _WRAPPED_SECONDS), values, pa.scalar(None, values.type))
 
 
 def _protocol_name(values: pa.Array) -> pa.Array:
@@ -143,14 +168,16 @@ class _Layout:
     def read_types(self, typed: bool) -> dict[str, pa.DataType]:
         if typed:
             return {name: column.read for name, column in self.kept.items()}
-        return {name: pa.string() for name in self.columns}
+        return {name: pa.binary() for name in self.columns}  # bytes: a damaged line may not be UTF-8
 
 
+_DURATION = _Column(pa.float64(), _duration)
 _FMT_FIELDS = ("tsr", "td", "sa", "da", "sp", "dp", "pr", "flg", "fwd", "stos", "ipkt", "ibyt", "opkt",
                "obyt", "in", "out", "sas", "das", "dtos", "dir", "ra")
 NFDUMP_FMT = "fmt:" + ",".join(f"%{name}" for name in _FMT_FIELDS)
 FMT = _Layout("nfdump fmt output", _FMT_FIELDS, "tsr", {
     "tsr": _Column(pa.float64(), _epoch_ms),
+    "td": _DURATION,
     "dp": _Column(pa.string(), _port),
     "pr": _Column(pa.uint8(), _protocol_name),
     "dir": _Column(pa.string(), _direction),
@@ -160,12 +187,12 @@ _CSV_TIME = _Column(pa.timestamp("ms"), lambda values: values.cast(schemas.TS))
 _STOCK_HEADER = ("ts,te,td,sa,da,sp,dp,pr,flg,fwd,stos,ipkt,ibyt,opkt,obyt,in,out,sas,das,smk,dmk,dtos,dir,"
                  "nh,nhb,svln,dvln,ismc,odmc,idmc,osmc,mpls1,mpls2,mpls3,mpls4,mpls5,mpls6,mpls7,mpls8,"
                  "mpls9,mpls10,cl,sl,al,ra,eng,exid,tr")
-STOCK_CSV = _Layout("stock nfdump csv", tuple(_STOCK_HEADER.split(",")), "ts", {"ts": _CSV_TIME},
+STOCK_CSV = _Layout("stock nfdump csv", tuple(_STOCK_HEADER.split(",")), "ts", {"ts": _CSV_TIME, "td": _DURATION},
                     header=_STOCK_HEADER)
 _SPOT27_HEADER = "tr,try,trm,trd,trh,trm,trs,td,sa,da,sp,dp,pr,flg,fwd,stos,ipkt,ibyt,opkt,obyt,in,out,sas,das,dtos,dir,ra"
 # The header names the month and the minute both `trm`; pyarrow needs distinct names.
 SPOT27_CSV = _Layout("Spot nfdump csv", ("tr", "try", "trmo", "trd", "trh", "trmi", "trs", *_SPOT27_HEADER.split(",")[7:]),
-                     "tr", {"tr": _CSV_TIME}, header=_SPOT27_HEADER)
+                     "tr", {"tr": _CSV_TIME, "td": _DURATION}, header=_SPOT27_HEADER)
 _CSV_LAYOUTS = (STOCK_CSV, SPOT27_CSV)
 
 # Lines nfdump prints after the rows: every line that does not parse from one of these on is trailer.
@@ -224,12 +251,20 @@ def _read_pass(open_text, layout: _Layout, typed: bool, inspect) -> tuple[pa.Tab
             convert_options=pv.ConvertOptions(column_types=types, include_columns=list(types), null_values=[""],
                                               strings_can_be_null=True),
         )
+        pending = []
         for batch in reader:
             if inspect:
                 inspect(batch)
-            # Converting each batch as it arrives overlaps that work with nfdump's, which keeps writing.
-            parts.append(_to_spot(batch, layout) if typed else batch)
+            pending.append(batch)
+            # Converting as the text arrives overlaps that work with nfdump's, which keeps writing.
+            if typed and len(pending) == _CONVERT_BATCHES:
+                parts.append(_to_spot(pa.Table.from_batches(pending), layout))
+                pending = []
+        if typed and pending:
+            parts.append(_to_spot(pa.Table.from_batches(pending), layout))
         read_schema = reader.schema
+    if not typed:
+        parts = pending
     first = 2 if layout.header is not None else 1
     records = pa.array(np.delete(np.arange(first, first + sum(len(p) for p in parts) + len(lines.skipped)),
                                  np.asarray(lines.skipped, dtype=np.int64) - first), pa.int64())
@@ -238,8 +273,8 @@ def _read_pass(open_text, layout: _Layout, typed: bool, inspect) -> tuple[pa.Tab
         table = pa.concat_tables(parts) if parts else _to_spot(read_schema.empty_table(), layout)
         table = table.append_column("record", records)
     else:
-        text = pa.Table.from_batches(parts, schema=read_schema).append_column("record", records)
-        table = _to_spot(_drop_unconvertible(text, layout, rejected), layout)
+        text, bad = _as_text(pa.Table.from_batches(parts, schema=read_schema).append_column("record", records))
+        table = _to_spot(_drop_unconvertible(text, layout, rejected, bad), layout)
     table = _drop_blank_and_timeless(table, rejected)
     rejects = Rejects()
     for record, raw, reason in sorted(rejected):
@@ -247,9 +282,29 @@ def _read_pass(open_text, layout: _Layout, typed: bool, inspect) -> tuple[pa.Tab
     return table, rejects
 
 
-def _drop_unconvertible(text: pa.Table, layout: _Layout, rejected: list) -> pa.Table:
-    """Reject the lines of a text-read table that hold a value its column cannot convert."""
+def _as_text(table: pa.Table) -> tuple[pa.Table, dict[int, str]]:
+    """The byte columns of a text-read table as strings, and the rows holding bytes that are not UTF-8
+    (nfdump writes ASCII: such a line is damaged), by position, with their reason."""
     bad: dict[int, str] = {}
+    for i, name in enumerate(table.column_names):
+        values = table[name]
+        if not pa.types.is_binary(values.type):
+            continue
+        try:
+            text = values.cast(pa.string())
+        except pa.ArrowInvalid:
+            items = values.to_pylist()
+            for row, item in enumerate(items):
+                if item is not None and item.decode("utf-8", "replace").encode() != item:
+                    bad.setdefault(row, f"{name}: bytes that are not UTF-8 text")
+            text = pa.array([None if v is None else v.decode("utf-8", "backslashreplace") for v in items], pa.string())
+        table = table.set_column(i, name, text)
+    return table, bad
+
+
+def _drop_unconvertible(text: pa.Table, layout: _Layout, rejected: list, bad: dict[int, str]) -> pa.Table:
+    """Reject the lines of a text-read table that hold a value its column cannot convert (and the
+    lines already found ``bad``)."""
     for name, column in layout.kept.items():
         values = _trimmed(text[name].combine_chunks(), layout)
         for i in _unconvertible(values, column):
@@ -319,12 +374,31 @@ def _to_spot(table: pa.Table | pa.RecordBatch, layout: _Layout) -> pa.Table:
 
 # --- nfcapd --------------------------------------------------------------------------------------
 
+# The stderr line nfdump prints for a record it skips and reads on past: a warning, not a failure.
+_SKIPPED_RECORD = re.compile(r"^Skip unknown record type (\d+)$")
+
+
+def _nfdump_warnings(message: str) -> list[str] | None:
+    """The warnings in nfdump's stderr, or None when some line says the file could not be read."""
+    skipped: dict[str, int] = {}
+    for line in filter(None, (line.strip() for line in message.splitlines())):
+        match = _SKIPPED_RECORD.match(line)
+        if match is None:
+            return None
+        skipped[match.group(1)] = skipped.get(match.group(1), 0) + 1
+    return [f"nfdump skipped {n} record(s) of unknown type {kind}" for kind, n in sorted(skipped.items())]
+
+
 @contextlib.contextmanager
-def _nfdump_output(path: Path, tools: Tools, full_ipv6: bool) -> Iterator[BinaryIO]:
-    """nfdump's fmt output for one file as a stream; nfdump's complaint becomes the file's `DecodeError`.
+def _nfdump_output(path: Path, tools: Tools, full_ipv6: bool, warnings: list[str]) -> Iterator[BinaryIO]:
+    """nfdump's fmt output for one file as a stream; nfdump's complaint becomes the file's `DecodeError`,
+    its notes on records it skipped fill ``warnings`` (replaced on each run: a file may be read twice).
 
     nfdump's stdout gets a 1 MB stdio buffer (coreutils' stdbuf) and a 1 MB pipe: with the default
-    4 KB writes, moving the text through the pipe cost more than nfdump's own decoding.
+    4 KB writes, moving the text through the pipe cost more than nfdump's own decoding. The stream is
+    buffered, so that each read pyarrow.csv makes returns its whole block: a read of the bare pipe
+    returns whatever nfdump has written so far (64 KB, 340 rows, when measured), and converting
+    ~3,000 small batches per million flows cost as much again as the parsing.
     """
     command = [tools.nfdump, "-r", str(path), "-q", "-N", *(["-6"] if full_ipv6 else []), "-o", NFDUMP_FMT]
     stdbuf = shutil.which("stdbuf")
@@ -338,18 +412,40 @@ def _nfdump_output(path: Path, tools: Tools, full_ipv6: bool) -> Iterator[Binary
             process = subprocess.Popen(command, stdout=write_end, stderr=errors, stdin=subprocess.DEVNULL)
         finally:
             os.close(write_end)
-        with open(read_end, "rb", buffering=0) as stream:
-            try:
+        try:
+            with open(read_end, "rb", buffering=_PIPE_BYTES) as stream:
                 yield stream
-            except BaseException:
-                process.kill()
-                process.wait()
-                raise
+        except Exception:
+            # The read end is closed, so nfdump ends at its next write if it had not ended yet. When
+            # it had failed, its own message says more than the reader's (an empty or cut stream).
+            code = _end(process, timeout=10)
+            message = _message(errors)
+            if code > 0 or _nfdump_warnings(message) is None:
+                raise DecodeError(path, f"nfdump failed (exit {code}): {message or 'no message'}") from None
+            raise
+        except BaseException:
+            _end(process, timeout=0)
+            raise
         code = process.wait()
-        errors.seek(0)
-        message = errors.read().decode("utf-8", "replace").strip()
-    if code != 0 or message:
+        message = _message(errors)
+    notes = _nfdump_warnings(message)
+    if code != 0 or notes is None:
         raise DecodeError(path, f"nfdump failed (exit {code}): {message or 'no message'}")
+    warnings[:] = notes
+
+
+def _end(process: subprocess.Popen, timeout: float) -> int:
+    """The process's exit code, killing it when it has not ended within ``timeout`` seconds."""
+    try:
+        return process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        return process.wait()
+
+
+def _message(errors: BinaryIO) -> str:
+    errors.seek(0)
+    return errors.read().decode("utf-8", "replace").strip()
 
 
 class _CondensedIPv6(Exception):
@@ -357,19 +453,25 @@ class _CondensedIPv6(Exception):
 
 
 def _no_condensed_ipv6(batch: pa.RecordBatch) -> None:
+    """nfdump right-aligns an address in 16 characters and condenses only longer ones (to 16), so
+    only a value without a leading space can be condensed: searching those alone is ~7x cheaper."""
     for name in ("sa", "da", "ra"):
-        if pc.any(pc.match_substring(batch.column(name), "..")).as_py():
+        values = batch.column(name)
+        unpadded = values.filter(pc.invert(pc.starts_with(values, " ")))
+        if len(unpadded) and pc.any(pc.match_substring(unpadded, "..")).as_py():
             raise _CondensedIPv6
 
 
 def decode_nfcapd(path: Path, tools: Tools) -> Decoded:
     """Without ``-6`` nfdump pads every address to 16 characters instead of 39 (a quarter less text to
     move and parse); the first shortened IPv6 address restarts the file with ``-6``."""
+    warnings: list[str] = []
     try:
-        table, rejects = _read_rows(lambda: _nfdump_output(path, tools, False), FMT, path, _no_condensed_ipv6)
+        table, rejects = _read_rows(lambda: _nfdump_output(path, tools, False, warnings), FMT, path,
+                                    _no_condensed_ipv6)
     except _CondensedIPv6:
-        table, rejects = _read_rows(lambda: _nfdump_output(path, tools, True), FMT, path)
-    return Decoded(table, rejects.table())
+        table, rejects = _read_rows(lambda: _nfdump_output(path, tools, True, warnings), FMT, path)
+    return Decoded(table, rejects.table(), warnings)
 
 
 def sniff_nfcapd(path: Path, head: bytes) -> bool:
@@ -379,6 +481,19 @@ def sniff_nfcapd(path: Path, head: bytes) -> bool:
         return True
     # A file named like nfcapd's output is claimed even when damaged, so nfdump says what is wrong.
     return path.name.startswith("nfcapd.") and _csv_layout(head) is None
+
+
+_NFCAPD_NAME = re.compile(r"^nfcapd\.(\d{12})$")
+
+
+def first_time_nfcapd(path: Path, tools: Tools) -> dt.datetime | None:
+    """nfcapd names a file by the start of its interval (``nfcapd.YYYYMMDDhhmm``, UTC); any other
+    name is read by nfdump's statistics (``-I``), whose ``First:`` is the earliest flow's second."""
+    if m := _NFCAPD_NAME.match(path.name):
+        return dt.datetime.strptime(m.group(1), "%Y%m%d%H%M").replace(tzinfo=dt.timezone.utc)
+    stat = subprocess.run([tools.nfdump, "-I", "-r", str(path)], capture_output=True, text=True, timeout=60)
+    match = re.search(r"^First:\s+(\d+)", stat.stdout, re.M)
+    return dt.datetime.fromtimestamp(int(match.group(1)), dt.timezone.utc) if match and int(match.group(1)) else None
 
 
 # --- CSV decoded elsewhere -----------------------------------------------------------------------
@@ -393,15 +508,44 @@ def decode_nfdump_csv(path: Path, tools: Tools) -> Decoded:
         layout = _csv_layout(f.read(len(_STOCK_HEADER) + 2))
     if layout is None:
         raise DecodeError(path, "first line is neither stock nfdump's nor Spot's csv header")
-    table, rejects = _read_rows(lambda: open(path, "rb"), layout, path)
+    try:
+        table, rejects = _read_rows(lambda: open(path, "rb"), layout, path)
+    except DecodeError as error:
+        if _STRADDLING not in error.reason:
+            raise
+        table, rejects = _read_without_long_lines(path, layout)
     return Decoded(table, rejects.table())
+
+
+# pyarrow.csv's complaint about a line longer than its block: the file has a line no nfdump row can be.
+_STRADDLING = "straddling object straddles two block boundaries"
+_LONG_LINE_BYTES = _BLOCK_BYTES // 2
+
+
+def _read_without_long_lines(path: Path, layout: _Layout) -> tuple[pa.Table, Rejects]:
+    """The file read again with each overlong line a reject and a blank line in the copy read (blank
+    lines are skipped, so the other lines keep their numbers). Only a damaged file pays for the copy."""
+    long_lines = Rejects()
+    with tempfile.NamedTemporaryFile(prefix="spot-csv-") as copy, open(path, "rb") as original:
+        for number, line in enumerate(original, 1):
+            if len(line) > _LONG_LINE_BYTES:
+                long_lines.add(number, line[:200], f"a line of {len(line)} bytes, longer than any nfdump row")
+                line = b"\n"
+            copy.write(line)
+        copy.flush()
+        table, rejects = _read_rows(lambda: open(copy.name, "rb"), layout, path)
+    merged = Rejects()
+    for record, raw, reason in sorted(zip(long_lines.records + rejects.records, long_lines.raws + rejects.raws,
+                                          long_lines.reasons + rejects.reasons), key=lambda r: r[0]):
+        merged.add(record, raw, reason)
+    return table, merged
 
 
 # --- pcaps of NetFlow exports ---------------------------------------------------------------------
 
 def decode_netflow_pcap(path: Path, tools: Tools) -> Decoded:
     rejects = Rejects()
-    parts, part_rejects, offset = [], [], 0
+    parts, part_rejects, warnings, offset = [], [], [], 0
     with tempfile.TemporaryDirectory(prefix="spot-nfcapd-") as folder:
         files, origin = collect_exports(path, tools, folder, rejects)
         for produced in files:
@@ -412,6 +556,7 @@ def decode_netflow_pcap(path: Path, tools: Tools) -> Decoded:
             parts.append(part.events.set_column(part.events.schema.get_field_index("record"), "record",
                                                 pc.add(part.events["record"], offset)))
             part_rejects.append(part.rejects.set_column(0, "record", pc.add(part.rejects["record"], offset)))
+            warnings.extend(f"the collected {produced.name}: {w}" for w in part.warnings)
             offset += part.events.num_rows + part.rejects.num_rows
     if not parts:
         return Decoded(schemas.DECODED["flow"].empty_table(), rejects.table())
@@ -419,13 +564,15 @@ def decode_netflow_pcap(path: Path, tools: Tools) -> Decoded:
     loopback, exporters = pa.array(list(origin), pa.string()), pa.array(list(origin.values()), pa.string())
     rip = pc.coalesce(pc.take(exporters, pc.index_in(events["rip"], value_set=loopback)), events["rip"])
     events = events.set_column(events.schema.get_field_index("rip"), "rip", rip)
-    return Decoded(events, pa.concat_tables([rejects.table(), *part_rejects]))
+    return Decoded(events, pa.concat_tables([rejects.table(), *part_rejects]), warnings)
 
 
 FORMATS = [
     Format("nfdump_csv", "flow", "CSV written by nfdump -o csv (stock 1.6/1.7 or Spot's 27-field fork)",
            lambda path, head: _csv_layout(head) is not None, decode_nfdump_csv),
-    Format("nfcapd", "flow", "binary nfcapd files, decoded with nfdump", sniff_nfcapd, decode_nfcapd),
+    Format("nfcapd", "flow", "binary nfcapd files, decoded with nfdump", sniff_nfcapd, decode_nfcapd,
+           first_time_nfcapd),
+    # The capture's clock, not the exporters' (their records' times need the whole replay).
     Format("netflow_pcap", "flow", "pcap of NetFlow v5/v9/IPFIX export datagrams, collected with nfcapd",
-           lambda path, head: is_export_capture(head), decode_netflow_pcap),
+           lambda path, head: is_export_capture(head), decode_netflow_pcap, first_packet_time),
 ]

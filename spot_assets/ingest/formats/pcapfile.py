@@ -10,9 +10,13 @@ hands such files to tshark whole.
 
 from __future__ import annotations
 
+import datetime as dt
 import struct
+import subprocess
 from pathlib import Path
 from typing import BinaryIO, Iterator
+
+from spot_assets.ingest.formats.base import DecodeError, Tools
 
 PCAPNG_MAGIC = b"\x0a\x0d\x0d\x0a"
 # magic -> (byte order, timestamp fraction units per second)
@@ -218,6 +222,23 @@ def count(path: Path) -> int:
     except Truncated as cut:
         return cut.record - 1
     return total
+
+
+def first_packet_time(path: Path, tools: Tools) -> dt.datetime | None:
+    """When the capture's first packet was taken (None for a capture without packets); blocks this
+    reader does not decode are left to tshark, as the DNS engine does."""
+    try:
+        for _, ts_ns, *_ in packets(path):
+            return dt.datetime.fromtimestamp(ts_ns / _NS, dt.timezone.utc)
+        return None
+    except Truncated:
+        return None
+    except CaptureError as e:
+        raise DecodeError(path, str(e)) from None
+    except Unsupported:
+        out = subprocess.run([tools.tshark, "-r", str(path), "-c", "1", "-T", "fields", "-e", "frame.time_epoch"],
+                             capture_output=True, text=True, timeout=60).stdout.strip()
+        return dt.datetime.fromtimestamp(float(out), dt.timezone.utc) if out else None
 
 
 class PcapWriter:

@@ -52,10 +52,18 @@ INTS = {"duration": pa.int32(), "scbytes": pa.int64()}
 
 
 def _sniffer(line_pattern: re.Pattern):
+    """Most of the head's whole data lines have the format's shape: Squid logs nothing but its lines,
+    yet a log may start with a line of something else (netdata's test log starts with one of its 16
+    "Unmatched!" lines), and that line alone must not hide the format."""
     def sniff(path: Path, head: bytes) -> bool:
         text = textlog.head_text(head)
-        line = textlog.first_data_line(text) if text is not None else None
-        return line is not None and line_pattern.fullmatch(line) is not None
+        if text is None:
+            return False
+        lines = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
+        if len(head) >= textlog.HEAD_BYTES and not text.endswith("\n"):
+            lines = lines[:-1]  # cut by the head
+        shaped = sum(line_pattern.fullmatch(line) is not None for line in lines)
+        return shaped > len(lines) - shaped
 
     return sniff
 

@@ -16,6 +16,10 @@ Reading (every format)
   detailed-label`` with three spaces instead of tabs, and so do its data lines. When a ``#fields``
   line shows it, every run of three spaces in the data lines after it is read as a separator
   (a line using tabs there reads the same).
+* Zeek's JSON logs (``LogAscii::use_json``, one object a line, unset fields left out), recognised by
+  most of their first lines opening an object: each value is read as the text the ASCII log would
+  hold (`_read_json`), so the same column rules apply; a line that is not a JSON object is a reject.
+* Whitespace before the first ``#separator`` (Slips' test10 conn.log starts with a tab) is ignored.
 * ``-`` (unset), ``(empty)`` (empty set or string) and empty values are null. Values keep Zeek's
   ``\\xNN`` escapes; a raw CR (Zeek never writes one) reads as ``\\x0d`` and invalid UTF-8 as
   ``\\xNN``, the same convention.
@@ -32,7 +36,8 @@ Reading (every format)
   one character, corrupt or truncated gzip.
 
 Sniffing: a Zeek ASCII log by its ``#separator`` first line and its ``#path`` (``conn``, ``dns``,
-``http``), or by its ``#fields`` when it has no ``#path``; a CSV by its header's field names
+``http``), or by its ``#fields`` when it has no ``#path``; a JSON log by its ``_path``, else by the
+field names of its first records; a CSV by its header's field names
 (``ts``, ``uid``, ``id.orig_h``, ``id.resp_h`` plus ``proto`` and ``conn_state`` for conn,
 ``query`` and ``qtype`` for dns, ``method`` and ``uri`` for http).
 
@@ -91,6 +96,8 @@ from __future__ import annotations
 import csv
 import dataclasses
 import gzip
+import itertools
+import json
 import re
 import zlib
 from dataclasses import dataclass
@@ -104,7 +111,7 @@ import pyarrow.csv as pcsv
 
 from spot_assets import schemas
 from spot_assets.ingest.formats.base import Decoded, DecodeError, Format, Rejects, Tools
-from spot_assets.ingest.formats.textlog import GZIP_MAGIC, fulluri
+from spot_assets.ingest.formats.textlog import GZIP_MAGIC, HEAD_BYTES, fulluri
 
 PIECE_BYTES = 64 << 20  # read this much at a time: bounds the raw text held beside the decoded rows
 COMMON_FIELDS = frozenset({"ts", "uid", "id.orig_h", "id.resp_h"})
@@ -114,6 +121,8 @@ KIND_FIELDS = {
     "http": frozenset({"method", "uri"}),
 }
 IOT23_GAP = b"   "
+# Whitespace tolerated before a file's first header line (Slips' test10 conn.log starts with a tab).
+STRAY = " \t\ufeff"
 
 
 def _unescape(text: str) -> str:
@@ -149,14 +158,53 @@ class _Header:
         self.fields = [name.strip() for name in line.lstrip("\ufeff").split(",")]
         self.separator, self.csv = ",", True
 
+    def json_header(self, lines: list[str]) -> None:
+        """A JSON log declares nothing: its fields are the keys of its first records (Zeek leaves an
+        unset field out of a record, so one record may lack some)."""
+        records = [record for record in map(_json_object, lines) if record is not None]
+        self.fields = list(dict.fromkeys(name for record in records for name in record)) or None
+        path = records[0].get("_path") if records else None
+        self.path = path if isinstance(path, str) else None
+
     def kind(self) -> str | None:
-        """conn, dns or http: by ``#path`` when an ASCII log names it, else by the field names."""
+        """conn, dns or http: by ``#path`` (a JSON log's ``_path``) when the log names it, else by the field names."""
         if self.path is not None and not self.csv:
             return self.path if self.path in KIND_FIELDS else None
         fields = set(self.fields or ())
         if not COMMON_FIELDS <= fields:
             return None
         return next((kind for kind, need in KIND_FIELDS.items() if need <= fields), None)
+
+
+def _json_object(line: str | bytes) -> dict | None:
+    """The line as a JSON object, or None (not JSON, another JSON value, a line cut by the head).
+    Bytes that are not UTF-8 inside its strings are kept as ``\\xNN``, as in Zeek's ASCII logs."""
+    try:
+        try:
+            value = json.loads(line)
+        except UnicodeDecodeError:
+            value = _escaped(json.loads(line.decode("utf-8", "surrogateescape")))
+    except ValueError:  # JSONDecodeError
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _escaped(value):
+    """Strings read with ``surrogateescape`` with their stray bytes as ``\\xNN`` escapes."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    if isinstance(value, list):
+        return [_escaped(v) for v in value]
+    if isinstance(value, dict):
+        return {_escaped(k): _escaped(v) for k, v in value.items()}
+    return value
+
+
+def _json_lines(lines: list[str]) -> bool:
+    """Most of the first non-blank lines open a JSON object: a Zeek JSON log (a damaged or foreign
+    first line must not hide the log behind it)."""
+    first = [line.strip() for line in lines if line.strip()][:20]
+    return bool(first) and 2 * sum(line.startswith("{") for line in first) > len(first)
 
 
 def _head_header(head: bytes) -> _Header | None:
@@ -167,12 +215,15 @@ def _head_header(head: bytes) -> _Header | None:
         except zlib.error:
             return None
     lines = [line.rstrip("\r") for line in head.decode("utf-8", "backslashreplace").split("\n")]
+    lines[0] = lines[0].lstrip(STRAY)
     header = _Header()
     if lines[0].startswith("#separator"):
         for line in lines:
             if not line.startswith("#"):
                 break
             header.directive(line)
+    elif _json_lines(lines):
+        header.json_header(lines)
     elif "id.orig_h" in lines[0]:
         header.csv_header(lines[0])
     return header if header.fields else None
@@ -184,6 +235,22 @@ def _sniffer(kind: str, csv_layout: bool | None) -> Callable[[Path, bytes], bool
         return header is not None and header.kind() == kind and csv_layout in (None, header.csv)
 
     return sniff
+
+
+# The Spot data type each Zeek log feeds; every other log (ssl, files, weird, ...) is not read.
+DATA_TYPES = {"conn": "flow", "dns": "dns", "http": "proxy"}
+_NAMED_LOG = re.compile(r"^([A-Za-z0-9_-]+)\.")
+
+
+def log_path(path: Path, head: bytes) -> str | None:
+    """Which Zeek log a file is (``conn``, ``dns``, ``ssl``...): its ``#path`` (a JSON log's ``_path``),
+    else the kind its fields show, else its name up to the first dot, as Zeek and its log rotation
+    name files (``conn.log``, ``conn.00:00:00-01:00:00.log.gz``); None when none of them says."""
+    header = _head_header(head)
+    if header is not None and (header.path or header.kind()):
+        return header.path or header.kind()
+    match = _NAMED_LOG.match(path.name)
+    return match.group(1) if match else None
 
 
 def _pieces(path: Path) -> Iterator[tuple[int, bytes]]:
@@ -274,7 +341,9 @@ def _parse(header: _Header, data: bytes, first: int, rejects: Rejects) -> _Block
 def _read_csv(header: _Header, data: bytes, on_invalid: Callable) -> pa.Table:
     return pcsv.read_csv(
         pa.py_buffer(data),
-        read_options=pcsv.ReadOptions(column_names=header.fields, use_threads=False),  # serial: row numbers
+        # Serial, for row numbers; one block for the piece (already in memory), so a line longer than
+        # Arrow's 1 MB default block is one rejected line rather than a failed read.
+        read_options=pcsv.ReadOptions(column_names=header.fields, use_threads=False, block_size=len(data) + 1),
         parse_options=pcsv.ParseOptions(
             delimiter=header.separator, quote_char='"' if header.csv else False, invalid_row_handler=on_invalid
         ),
@@ -303,13 +372,19 @@ def _csv_by_line(header: _Header, lines: _Lines) -> tuple[pa.Table, np.ndarray, 
 
 def _read(path: Path, rejects: Rejects, required: frozenset[str]) -> Iterator[_Block]:
     """The file's data lines in blocks under their header; unsplittable lines go to ``rejects``."""
+    pieces = _pieces(path)
+    start = next(pieces, None)
+    if start is not None and _json_lines(start[1][:HEAD_BYTES].decode("utf-8", "replace").split("\n")):
+        yield from _read_json(path, itertools.chain([start], pieces), rejects, required)
+        return
     header = _Header()
-    for first, piece in _pieces(path):
+    for first, piece in itertools.chain([start] if start else [], pieces):
         pos, line = 0, first
         while pos < len(piece):
             end = piece.index(b"\n", pos)
-            if piece.startswith(b"#", pos):
-                header.directive(piece[pos:end].decode("utf-8", "backslashreplace"))
+            stray = header.fields is None and piece[pos:end].lstrip(STRAY.encode()).startswith(b"#")
+            if piece.startswith(b"#", pos) or stray:
+                header.directive(piece[pos:end].decode("utf-8", "backslashreplace").lstrip(STRAY))
                 if piece.startswith(b"#fields", pos):
                     _check_header(path, header, required)
                 pos, line = end + 1, line + 1
@@ -330,6 +405,55 @@ def _read(path: Path, rejects: Rejects, required: frozenset[str]) -> Iterator[_B
                 pos = stop
     if header.fields is None:
         raise DecodeError(path, "no Zeek header (#fields line or CSV header) and no data")
+
+
+def _read_json(path: Path, pieces: Iterator[tuple[int, bytes]], rejects: Rejects,
+               required: frozenset[str]) -> Iterator[_Block]:
+    """Zeek's JSON logs (``LogAscii::use_json``): one object a line, a field left out when unset.
+
+    Values become the text the ASCII log would hold, so one set of column rules reads both: numbers
+    as written, booleans as ``T``/``F``, sets and vectors joined by ``,``. A line that is not a JSON
+    object is a reject; a file in which none is, or whose records never hold the log's fields, is not
+    such a log (`DecodeError`).
+    """
+    seen, objects = set(), 0
+    for first, piece in pieces:
+        lines = _Lines(piece, first)
+        records, rows = [], []
+        for i in lines.rows:
+            raw = lines.raw(first + int(i))
+            record = _json_object(raw)
+            if record is None:
+                rejects.add(first + int(i), raw, "not a JSON object")
+                continue
+            records.append(first + int(i))
+            rows.append(record)
+        if not rows:
+            continue
+        objects += len(rows)
+        fields = list(dict.fromkeys(name for row in rows for name in row))
+        seen.update(fields)
+        table = pa.table({name: pa.array([_json_text(row.get(name)) for row in rows], pa.string())
+                          for name in fields})
+        yield _Block(_Header(fields=fields), table.append_column("record", pa.array(records, pa.int64())), lines)
+    if not objects:
+        raise DecodeError(path, "no line is a JSON object (a Zeek JSON log has one a line)")
+    missing = required - seen
+    if missing:
+        raise DecodeError(path, f"no record has the field(s) {', '.join(sorted(missing))}")
+
+
+def _json_text(value) -> str | None:
+    """A JSON value as Zeek's ASCII log writes it; unset and empty are null."""
+    if value is None or value == "" or value == []:
+        return None
+    if isinstance(value, bool):
+        return "T" if value else "F"
+    if isinstance(value, list):
+        return ",".join(text for text in map(_json_text, value) if text is not None)
+    if isinstance(value, dict):
+        return json.dumps(value)
+    return str(value)
 
 
 def _check_header(path: Path, header: _Header, required: frozenset[str]) -> None:
@@ -534,12 +658,12 @@ def _decoder(kind: str, data_type: str, mapping: Callable[[_Values], dict]) -> C
 
 
 FORMATS = [
-    Format("zeek_conn", "flow", "Zeek conn.log (ASCII, plain or gzip), IoT-23 labeled conn logs included",
+    Format("zeek_conn", "flow", "Zeek conn.log (ASCII or JSON, plain or gzip), IoT-23 labeled conn logs included",
            _sniffer("conn", csv_layout=False), _decoder("conn", "flow", _flow)),
     Format("zeek_conn_csv", "flow", "Zeek conn.log fields as CSV with a header line (e.g. labeled IoT-23 CSV)",
            _sniffer("conn", csv_layout=True), _decoder("conn", "flow", _flow)),
-    Format("zeek_dns", "dns", "Zeek dns.log (ASCII, plain or gzip, or its fields as CSV)",
+    Format("zeek_dns", "dns", "Zeek dns.log (ASCII or JSON, plain or gzip, or its fields as CSV)",
            _sniffer("dns", csv_layout=None), _decoder("dns", "dns", _dns)),
-    Format("zeek_http", "proxy", "Zeek http.log (ASCII, plain or gzip, or its fields as CSV)",
+    Format("zeek_http", "proxy", "Zeek http.log (ASCII or JSON, plain or gzip, or its fields as CSV)",
            _sniffer("http", csv_layout=None), _decoder("http", "proxy", _proxy)),
 ]

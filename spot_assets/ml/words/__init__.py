@@ -4,8 +4,9 @@ One vectorized definition per data type works on a pyarrow Table or a pandas Dat
 events (``spot_assets.schemas``) and returns it, in the same kind, with the word column(s)
 appended: ``flow_words`` (``src_word`` for sip, ``dst_word`` for dip), ``dns_words`` (``word`` for
 ip_dst) and ``proxy_words`` (``word`` for clientip). Rows Spot's ``filterRecords`` would drop get
-no word (null); rows whose word creation fails get ``word_error``. ``corpus`` turns worded events
-into the (ip, word, count) table LDA is fit on.
+no word (null); rows whose word creation fails get ``word_error``; ``count_accounts`` counts the
+rows without a word per reason (``accounts``). ``corpus`` turns worded events into the (ip, word,
+count) table LDA is fit on.
 
 On Spark, ``spark_words`` runs the same functions over Arrow batches with ``mapInArrow`` (no
 per-row UDF) and ``spark_corpus`` aggregates with ``groupBy``.
@@ -14,6 +15,7 @@ Where Spot's documentation and code disagree, the code is followed; each module'
 its choices.
 """
 
+from spot_assets.ml.words.accounts import count_accounts
 from spot_assets.ml.words.common import WORD_ERROR
 from spot_assets.ml.words.corpus import DOCUMENTS, WORD_COLUMNS, corpus
 from spot_assets.ml.words.dns import dns_words
@@ -22,6 +24,6 @@ from spot_assets.ml.words.flow import flow_words
 from spot_assets.ml.words.proxy import count_user_agents, proxy_words
 
 __all__ = [
-    "DOCUMENTS", "WORD_COLUMNS", "WORD_ERROR", "corpus", "count_user_agents", "dns_words", "flow_words",
-    "load_top_sites", "proxy_words", "split_domains",
+    "DOCUMENTS", "WORD_COLUMNS", "WORD_ERROR", "corpus", "count_accounts", "count_user_agents", "dns_words",
+    "flow_words", "load_top_sites", "proxy_words", "split_domains",
 ]

@@ -103,12 +103,31 @@ def leading_int(strings: pa.Array, pattern: str) -> pa.Array:
     return parse_int(pc.struct_field(match, "value"))
 
 
-def all_of(checks: list[pa.Array]) -> pa.Array:
-    """SQL's ``a && b && ...`` as a row filter: a null anywhere that decides it drops the row."""
-    valid = checks[0]
-    for check in checks[1:]:
-        valid = pc.and_kleene(valid, check)
+def all_of(checks: dict[str, pa.Array]) -> pa.Array:
+    """SQL's ``a && b && ...`` as a row filter: a null anywhere that decides it drops the row.
+
+    ``checks`` maps the reason a row is invalid to the check that row fails (see ``first_reason``).
+    """
+    valid = None
+    for check in checks.values():
+        valid = check if valid is None else pc.and_kleene(valid, check)
     return pc.fill_null(valid, False)
+
+
+def first_reason(flags: dict[str, pa.Array]) -> pa.Array:
+    """Each row's first name in ``flags`` whose flag is true, null where none is."""
+    flags = list(flags.items())
+    out = pa.nulls(len(flags[0][1]), pa.string())
+    for name, flag in reversed(flags):
+        out = pc.if_else(pc.fill_null(flag, False), name, out)
+    return out
+
+
+def account(checks: dict[str, pa.Array], fills: dict[str, pa.Array]) -> pa.Array:
+    """Why each row has the word it has: the first check it fails (no word), else the first fill its
+    word was built with, else null (worded by Spot's rule as it stands). A null check fails."""
+    failed = {reason: pc.invert(pc.fill_null(check, False)) for reason, check in checks.items()}
+    return first_reason(failed | fills)
 
 
 def text(values: np.ndarray | pa.Array) -> pa.Array:

@@ -15,9 +15,19 @@ token or with a non-integer hour makes the row's word ``word_error``, the only w
 fails.
 
 Valid rows (``filterRecords``): ``frame_time`` not null/""/"-", ``unix_tstamp`` >= 0,
-``frame_len`` >= 0, ``dns_qry_name`` not null/""/"-"/"(empty)", ``ip_dst`` not null/""/"-", and
-a class not null/""/"-" or a non-null type or an rcode >= 0 (the code's test; the spec's prose
-says "present"). Then nulls are filled as Spot did: class ``unknown``, type and rcode -1.
+``frame_len`` >= 0 or null (below), ``dns_qry_name`` not null/""/"-"/"(empty)", ``ip_dst`` not
+null/""/"-", and a class not null/""/"-" or a non-null type or an rcode >= 0 (the code's test; the
+spec's prose says "present"). Then nulls are filled as Spot did: class ``unknown``, type and rcode -1.
+
+A null ``frame_len`` (Zeek's dns.log, which logs no packet sizes) is worded with ``-1`` in the
+frame-length field, where Spot required a length and so could never word a Zeek lookup. ``-1``
+says "not measured", as Spot's own ``-1`` for a missing type or rcode does, and no measured length
+bins to it (``L`` is >= 0). An estimate was rejected: from the question and answers Zeek logs, a
+response's size is only a guess bounded below (no authority or additional records, no EDNS
+option, name compression unknown), and it would fall short exactly where size is the signal (EDNS-padded,
+DNSSEC-signed, many-record answers), while looking like a measurement beside pcap words. The
+other seven fields, which carry the tunnel signals (subdomain length and entropy, labels, type),
+are measured as usual. Such rows are counted as ``frame_len unknown`` in the words asset.
 """
 
 from __future__ import annotations
@@ -36,6 +46,8 @@ MODEL_COLUMNS = {
     "frame_time": pa.string(), "unix_tstamp": pa.int64(), "frame_len": pa.int64(), "ip_dst": pa.string(),
     "dns_qry_name": pa.string(), "dns_qry_class": pa.string(), "dns_qry_type": pa.int64(), "dns_qry_rcode": pa.int64(),
 }
+UNKNOWN_FRAME_LEN = "frame_len unknown"  # the fill's name in the words asset's accounts
+UNMEASURED = "-1"  # the frame-length field of a row whose frame was never measured (Spot's fill for type, rcode)
 # Up to the first ':' of the 4th token of Java's split(" +").
 _HOUR = r"^(?:[^ ]* +){3}(?P<value>[^ :]*)"
 
@@ -47,17 +59,33 @@ def _present(values: pa.Array, *absent: str) -> pa.Array:
     return valid
 
 
+def dns_checks(c: dict[str, pa.Array]) -> dict[str, pa.Array]:
+    """What a valid row passes, by the reason a row failing it is invalid (null fails)."""
+    return {
+        "no frame_time": _present(c["frame_time"], "", "-"),
+        "unix_tstamp missing or < 0": pc.greater_equal(c["unix_tstamp"], 0),
+        "frame_len < 0": pc.or_kleene(pc.is_null(c["frame_len"]), pc.greater_equal(c["frame_len"], 0)),
+        "no dns_qry_name": _present(c["dns_qry_name"], "", "-", "(empty)"),
+        "no ip_dst": _present(c["ip_dst"], "", "-"),
+        "no class, type or rcode": pc.or_kleene(
+            pc.or_kleene(_present(c["dns_qry_class"], "", "-"), pc.is_valid(c["dns_qry_type"])),
+            pc.greater_equal(c["dns_qry_rcode"], 0)),
+    }
+
+
+def dns_fills(c: dict[str, pa.Array]) -> dict[str, pa.Array]:
+    """Valid rows worded with a token for an unmeasured field (module docstring)."""
+    return {UNKNOWN_FRAME_LEN: pc.is_null(c["frame_len"])}
+
+
 def dns_valid(c: dict[str, pa.Array]) -> pa.Array:
-    checks = [
-        _present(c["frame_time"], "", "-"),
-        pc.greater_equal(c["unix_tstamp"], 0),
-        pc.greater_equal(c["frame_len"], 0),
-        _present(c["dns_qry_name"], "", "-", "(empty)"),
-        _present(c["ip_dst"], "", "-"),
-        pc.or_kleene(pc.or_kleene(_present(c["dns_qry_class"], "", "-"), pc.is_valid(c["dns_qry_type"])),
-               pc.greater_equal(c["dns_qry_rcode"], 0)),
-    ]
-    return common.all_of(checks)
+    return common.all_of(dns_checks(c))
+
+
+def frame_len_bin(frame_len: pa.Array) -> pa.Array:
+    """``L(frame_len)``, and ``-1`` for a frame length never measured (module docstring)."""
+    measured = common.text(common.log2_floor(pc.fill_null(frame_len, 0).to_numpy(zero_copy_only=False)))
+    return pc.if_else(pc.is_null(frame_len), UNMEASURED, measured)
 
 
 def dns_word_columns(c: dict[str, pa.Array], user_domain: str, top_sites: frozenset[str]) -> dict[str, pa.Array]:
@@ -67,7 +95,7 @@ def dns_word_columns(c: dict[str, pa.Array], user_domain: str, top_sites: frozen
     hour = common.leading_int(c["frame_time"], _HOUR)
     word = common.join_words(
         common.text(domain_class(names["domain"], user_domain, top_sites)),
-        common.text(common.log2_floor(pc.fill_null(c["frame_len"], 0).to_numpy(zero_copy_only=False))),
+        frame_len_bin(c["frame_len"]),
         common.text(hour),
         common.text(common.log2_floor(sub_length)),
         common.text(common.entropy_bin(sub_entropy)),

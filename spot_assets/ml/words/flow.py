@@ -41,13 +41,24 @@ def _between(values: pa.Array, low: int, high: int) -> pa.Array:
     return pc.and_kleene(pc.greater_equal(values, low), pc.less_equal(values, high))
 
 
+def flow_checks(c: dict[str, pa.Array]) -> dict[str, pa.Array]:
+    """What a valid row passes, by the reason a row failing it is invalid (null fails)."""
+    return {
+        "trhour not 0-23": _between(c["trhour"], 0, 23),
+        "trminute not 0-59": _between(c["trminute"], 0, 59),
+        "trsec not 0-59": _between(c["trsec"], 0, 59),
+        **{f"no {name}": pc.is_valid(c[name]) for name in ("treceived", "sip", "dip")},
+        **{f"{name} missing or < 0": pc.greater_equal(c[name], 0) for name in ("sport", "dport", "ibyt", "ipkt")},
+    }
+
+
+def flow_fills(c: dict[str, pa.Array]) -> dict[str, pa.Array]:
+    """Flow words take every field as it is: no fills."""
+    return {}
+
+
 def flow_valid(c: dict[str, pa.Array]) -> pa.Array:
-    checks = [
-        _between(c["trhour"], 0, 23), _between(c["trminute"], 0, 59), _between(c["trsec"], 0, 59),
-        *(pc.is_valid(c[name]) for name in ("treceived", "sip", "dip")),
-        *(pc.greater_equal(c[name], 0) for name in ("sport", "dport", "ibyt", "ipkt")),
-    ]
-    return common.all_of(checks)
+    return common.all_of(flow_checks(c))
 
 
 def _number(values: pa.Array) -> np.ndarray:

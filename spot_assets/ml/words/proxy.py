@@ -17,11 +17,20 @@ or a Spark ``groupBy``). Spot counted over the training set (day + feedback copi
 over the day when scoring; pass the counts that match the set being worded. A user agent missing
 from the counts makes the word ``word_error`` (Spot's map lookup threw).
 
-Valid rows (``filterRecords``): p_date, p_time, clientip, host and fulluri not null. Then a null
-useragent or resconttype becomes ``-``. Other rules as the code has them: a content type of only
-slashes is ``unknown_content_type`` (Java's split leaves nothing); a null respcode is
-``unknown_response_code``; a null reqmethod is printed ``null``; an hour (``p_time`` up to its
-first ``:``) that is not an integer makes the word ``word_error``.
+Valid rows (``filterRecords``, but for a blank Host): p_date, p_time and clientip not null, and
+fulluri not null where host is not null. Then a null useragent or resconttype becomes ``-``.
+
+A blank Host is worded, where Spot's filter dropped the row: host ``""`` (domain class 0: neither a
+top site nor the own domain) and fulluri as Spot's rule builds it without a host (path and query;
+``""``, length 0, entropy 0, when both are trivial). A request without a Host header, or a response
+Zeek saw without its request (method, host and URI unset), is itself unusual, and the word keeps
+it in its client's document instead of out of sight; every other field is measured as usual. Such
+rows are counted as ``blank host`` in the words asset.
+
+Other rules as the code has them: a content type of only slashes is ``unknown_content_type``
+(Java's split leaves nothing); a null respcode is ``unknown_response_code``; a null reqmethod is
+printed ``null``; an hour (``p_time`` up to its first ``:``) that is not an integer makes the word
+``word_error``.
 """
 
 from __future__ import annotations
@@ -35,7 +44,8 @@ from spot_assets.ml.words.domains import domain_class, load_top_sites, split_dom
 
 WORD_COLUMNS = ("word",)
 DOCUMENTS = (("clientip", "word"),)
-REQUIRED = ("p_date", "p_time", "clientip", "host", "fulluri")
+REQUIRED = ("p_date", "p_time", "clientip")
+BLANK_HOST = "blank host"  # the fill's name in the words asset's accounts
 NO_VALUE = "-"  # Spot's fill for a null useragent or resconttype
 
 MODEL_COLUMNS = {
@@ -46,15 +56,32 @@ MODEL_COLUMNS = {
 COUNTS = pa.schema([("useragent", pa.string()), ("ua_count", pa.int64())])
 
 
+def proxy_checks(c: dict[str, pa.Array]) -> dict[str, pa.Array]:
+    """What a valid row passes, by the reason a row failing it is invalid (null fails)."""
+    return {
+        **{f"no {name}": pc.is_valid(c[name]) for name in REQUIRED},
+        "host without fulluri": pc.or_(pc.is_null(c["host"]), pc.is_valid(c["fulluri"])),
+    }
+
+
+def proxy_fills(c: dict[str, pa.Array]) -> dict[str, pa.Array]:
+    """Valid rows worded with a fill for an absent field (module docstring)."""
+    return {BLANK_HOST: pc.is_null(c["host"])}
+
+
 def proxy_valid(c: dict[str, pa.Array]) -> pa.Array:
-    return common.all_of([pc.is_valid(c[name]) for name in REQUIRED])
+    return common.all_of(proxy_checks(c))
+
+
+def valid_agents(table: pa.Table) -> pa.Array:
+    """The user agent of every valid row, a null one as ``-``: what ``uaCount`` counts."""
+    c = common.columns(table, MODEL_COLUMNS)
+    return pc.filter(pc.fill_null(c["useragent"], NO_VALUE), proxy_valid(c))
 
 
 def count_user_agents(data: pa.Table | pd.DataFrame) -> pa.Table:
     """(useragent, ua_count) over the valid rows, a null user agent counted as ``-``."""
-    table = common.to_table(data)
-    c = common.columns(table, MODEL_COLUMNS)
-    agents = pc.filter(pc.fill_null(c["useragent"], NO_VALUE), proxy_valid(c))
+    agents = valid_agents(common.to_table(data))
     counts = pa.table({"useragent": agents}).group_by("useragent").aggregate([("useragent", "count")])
     return pa.table([counts["useragent"], counts["useragent_count"]], schema=COUNTS)
 
@@ -70,10 +97,11 @@ def proxy_word_columns(
     c: dict[str, pa.Array], ua_count: pa.Array, safe_domain: str, top_sites: frozenset[str]
 ) -> dict[str, pa.Array]:
     """Words given each row's user-agent count (null where the agent is not in the counts)."""
-    uri_length, uri_entropy = common.length_and_entropy(c["fulluri"])
+    uri = pc.fill_null(c["fulluri"], "")
+    uri_length, uri_entropy = common.length_and_entropy(uri)
     hour = common.leading_int(c["p_time"], r"^(?P<value>[^:]*)")
     word = common.join_words(
-        common.text(domain_class(split_domains(c["host"])["domain"], safe_domain, top_sites)),
+        common.text(domain_class(split_domains(pc.fill_null(c["host"], ""))["domain"], safe_domain, top_sites)),
         common.text(hour),
         pc.fill_null(c["reqmethod"], "null"),
         common.text(common.entropy_bin(uri_entropy)),
