@@ -77,8 +77,8 @@ class Measured:
     peak_rss_mb: float  # the whole process tree, sampled every ``interval`` seconds
     cpu_seconds: float  # user + system of the tree, as last sampled per process (a busy machine stretches
     stdout: str         # wall time far more than CPU time, so this compares configurations more fairly)
-    jvm_starts: int = 0  # Spark JVMs (SparkSubmit processes) seen in the tree: a JVM lives seconds, far longer than
-    #                      the sampling interval, so none is missed; a driver's Python workers are not JVMs
+    jvm_starts: int = 0  # Spark driver JVMs seen in the tree (see `_is_spark_jvm`): one lives seconds, far longer
+    #                      than the sampling interval, so none is missed
 
 
 def measure(cmd: list[str], interval: float = 0.25) -> Measured:
@@ -106,11 +106,26 @@ def measure(cmd: list[str], interval: float = 0.25) -> Measured:
 
 
 def _is_spark_jvm(pid: int) -> bool:
+    """A Spark driver JVM: `java ... org.apache.spark.deploy.SparkSubmit`. Not counted: the `spark-class`
+    shell script before it execs that java (same pid, counted once it is java), the short helper JVM
+    (`org.apache.spark.launcher.Main`) the script runs first to build the command line, and the JVM's
+    own children caught between fork and exec (they still show its command line; the driver forks
+    its Python workers so)."""
+    def driver(p: int | str) -> bool:
+        try:
+            with open(f"/proc/{p}/cmdline", "rb") as f:
+                args = f.read().split(b"\0")
+        except OSError:
+            return False
+        return (args[0].rsplit(b"/", 1)[-1] == b"java" and b"org.apache.spark.deploy.SparkSubmit" in args
+                and b"org.apache.spark.launcher.Main" not in args)
+
     try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return b"org.apache.spark.deploy.SparkSubmit" in f.read()
+        with open(f"/proc/{pid}/stat") as f:
+            parent = f.read().rsplit(")", 1)[1].split()[1]
     except OSError:
         return False
+    return driver(pid) and not driver(parent)
 
 
 def run_assets(config: Path, day: dt.date, data_type: str, assets: tuple[str, ...] = ML_ASSETS,

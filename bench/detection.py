@@ -165,11 +165,14 @@ def zeek_labeled(work: Path, root: Path) -> list[dict]:
 # ----- (e) DGA names of unseen families
 
 def dga(root: Path) -> list[dict]:
-    from scripts.train_dga import held_out_report
+    """The shipped model (not a retrained one) on the families and top sites its training left out."""
+    from scripts.train_dga import evaluate as held_out, load as split
+    from spot_assets.detect import dga as model
 
-    report = held_out_report(root)
-    print(f"  held-out DGA AUC {report['roc_auc']:.4f} over {report['positives']} names of "
-          f"{len(report['families'])} unseen families against {report['negatives']} unseen top sites")
+    report = held_out(model.load(), split(root.parent))
+    print(f"  held-out DGA AUC {report['held_out_auc']:.4f} (families {', '.join(report['held_out_families_auc'])}); "
+          f"scoring >= 0.9: {report['held_out_dga_share_scoring_at_least']['0.9']:.1%} of their names, "
+          f"{report['held_out_top_sites_share_scoring_at_least']['0.9']:.2%} of held-out top sites")
     return []
 
 
@@ -256,6 +259,7 @@ def main() -> int:
     if "sim" in only:
         print("(a) simulated days", flush=True)
         rows += simulated(work, args.flows, args.hosts, args.seed)
+        print(show(rows), flush=True)
     for letter, name, folder, fn in (
             ("b", "iot23", "iot23-labeled-conn", lambda root: iot23(work, root)),
             ("c", "dns", "dns-pcaps/tunnel", lambda root: dns_tunnels(work, root, args.flows // 2, args.hosts, args.seed)),
@@ -268,7 +272,10 @@ def main() -> int:
         if not root.is_dir():
             print(f"  skipped: {root} absent")
             continue
-        rows += fn(root)
+        found = fn(root)
+        if found:
+            print(show(found), flush=True)
+        rows += found
     print()
     print(show(rows) if rows else "no dataset evaluated")
     print("R@1% = recall among the first 1 % of the day's events; an event takes the rank of the best row covering it")

@@ -12,9 +12,11 @@ than the model itself, so the figure is the ratio
                               start and every step included: what a user waits for)
                               / the `flow_model` step's time (from the run's event log)
 
-The JVM starts are counted, not assumed: the Spark JVMs (`SparkSubmit` processes) seen in the run
-process's tree, sampled every 0.25 s (a JVM lives for seconds, so none is missed). One is what a
-run should cost; one per Spark step would show the steps not sharing a session.
+The JVM starts are counted, not assumed: the Spark driver JVMs (`java ... SparkSubmit`) seen in the
+run process's tree, sampled every 0.25 s (a JVM lives for seconds, so none is missed; what is left
+out, Spark's short launcher JVM before each driver and the driver's own forks, is listed in
+bench/_harness.py). One is what a run should cost; one per Spark step would show the steps not
+sharing a session.
 
 The output ends with exactly two lines for scripts to read, e.g.
 

@@ -12,7 +12,14 @@ with ``nfpcapd -t 60`` (one file per minute of traffic), and replays every file 
   (c) the same over a ``ProcessPoolExecutor(2)``, as the ingest runs it (workers return row counts).
 
 ``--keep DIR`` keeps the collected files in DIR and reuses them when DIR already holds N flows (the
-generation takes longer than the measurement). The three are run in turn R times and each one's best is reported (the machine may be shared).
+generation takes longer than the measurement). The three are run in turn R times and each one's best
+is reported (the machine may be shared), with the load average around the runs.
+
+Reading the figures on a busy machine: (b) runs nfdump, pyarrow's reader thread (reading the pipe and
+parsing) and the converting main thread side by side: it needs cores to spare to keep nfdump's pace.
+When every core is busy, Linux's autogroup scheduler (``/proc/sys/kernel/sched_autogroup_enabled``)
+gives a session one share of CPU however many threads or processes it runs: then (b)/(a) tends to
+CPU (a)/(b), the reciprocal of the printed CPU ratio, and (c) gains nothing over (b).
 Peak RSS is the kernel's high-water mark of the process's own memory (VmHWM): our process for (b),
 the larger worker for (c), nfdump's from GNU time when installed. getrusage's ru_maxrss is not used:
 Linux charges a forked child the parent's RSS at fork and at exec, which here is the pcap generator.

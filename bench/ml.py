@@ -10,8 +10,9 @@ configuration's own): materialize flow_words, flow_model, flow_scores and flow_s
 each Dagster step from the run's event log, sampling the peak RSS of the whole process tree (Python,
 JVM, Python workers) every 0.25 s, and evaluating the scores against the simulator's labels.
 
-The two configurations differ only in [ml]: (a) ours, the `MLConfig` defaults (online LDA);
-(b) Spot's classic, `lda.CLASSIC` (EM, alpha 1.02, beta 1.001, 20 iterations). Classic runs first,
+The two configurations differ only in [ml]: (a) ours, the `MLConfig` defaults (three online LDA
+fits combined, ``seeds = 3``); (b) Spot's classic, `lda.CLASSIC` (one EM fit, alpha 1.02, beta
+1.001, 20 iterations). Classic runs first,
 so the lake is left with our model (bench/scoring.py reads it). Above 1 M flows, classic is skipped
 where its time, extrapolated linearly from the largest size it ran, would exceed ``--em-limit`` s.
 With ``--repeat R`` the configurations alternate R times and each keeps its fastest run (the

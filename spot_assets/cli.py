@@ -227,7 +227,7 @@ def cmd_export(cfg: SpotConfig, args) -> int:
 
 
 def cmd_demo(cfg: SpotConfig, args) -> int:
-    """Simulated days with attacks, through the whole graph as a backfill, then the UI and dashboard."""
+    """Simulated days with attacks, through the whole graph a day at a time, with the UI and dashboard."""
     samples = demo.simulate(cfg)
     for data_type in cfg.ingest.types:
         land_paths(cfg, data_type, sorted(p for p in (samples / data_type).iterdir() if p.is_file()))

@@ -32,6 +32,9 @@ class DataType:
     entity: tuple[tuple[str, pa.DataType], ...]
     # how an entity reads: a format string over the entity columns, a null shown as "*"
     entity_label: str
+    # what each entity column holds: "ip", "domain" (a name: filtered by text, checked against domain
+    # lists) or "port"
+    kinds: dict[str, str] = field(default_factory=dict)
     # entity columns that are not event columns, derived from an events frame
     derived: dict[str, Callable[[pd.DataFrame], pd.Series]] = field(default_factory=dict)
 
@@ -47,6 +50,9 @@ class DataType:
     def entity_sources(self) -> tuple[str, ...]:
         """The event columns entities are built from (a derived column's source in its place)."""
         return tuple(dict.fromkeys(DERIVED_FROM.get(c, c) for c in self.entity_columns))
+
+    def of_kind(self, kind: str) -> tuple[str, ...]:
+        return tuple(c for c in self.entity_columns if self.kinds.get(c) == kind)
 
     def with_entity(self, events: pd.DataFrame) -> pd.DataFrame:
         """``events`` with every entity column present: what findings and priority rows are matched on."""
@@ -75,10 +81,11 @@ def request_host(events: pd.DataFrame) -> pd.Series:
 DERIVED_FROM = {"domain": "dns_qry_name", "host": "host"}
 
 FLOW = DataType("flow", schemas.FLOW_EVENTS,
-                (("sip", pa.string()), ("dip", pa.string()), ("dport", pa.int32())), "{sip} → {dip}:{dport}")
+                (("sip", pa.string()), ("dip", pa.string()), ("dport", pa.int32())), "{sip} → {dip}:{dport}",
+                {"sip": "ip", "dip": "ip", "dport": "port"})
 DNS = DataType("dns", schemas.DNS_EVENTS, (("ip_dst", pa.string()), ("domain", pa.string())), "{ip_dst} → {domain}",
-               {"domain": registered_domain})
+               {"ip_dst": "ip", "domain": "domain"}, {"domain": registered_domain})
 PROXY = DataType("proxy", schemas.PROXY_EVENTS, (("clientip", pa.string()), ("host", pa.string())),
-                 "{clientip} → {host}", {"host": request_host})
+                 "{clientip} → {host}", {"clientip": "ip", "host": "domain"}, {"host": request_host})
 
 DATA_TYPES = {t.name: t for t in (FLOW, DNS, PROXY)}

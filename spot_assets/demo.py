@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -95,16 +96,19 @@ class Board:
         self.in_place = sys.stdout.isatty()
 
     def update(self, done: dict[dt.date, set], running: tuple[str, str] | None) -> None:
-        lines = self.progress.lines(done, running)
+        # On a terminal, no line may wrap: that would throw off the count of lines to redraw.
+        width = shutil.get_terminal_size().columns - 1 if self.in_place else None
+        lines = self.progress.lines(done, running, width)
         if lines == self.shown:
             return
         if self.in_place:
             if self.shown:
                 print(f"\x1b[{len(self.shown)}F\x1b[J", end="")
-            print("\n".join(lines), flush=True)
+            print("\n".join(line[:width] for line in lines), flush=True)
         else:
             changed = [line for k, line in enumerate(lines) if k >= len(self.shown) or line != self.shown[k]]
-            print("\n".join(changed), flush=True)
+            if changed:
+                print("\n".join(changed), flush=True)
         self.shown = lines
 
     def say(self, text: str) -> None:

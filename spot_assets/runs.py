@@ -92,15 +92,25 @@ class DayProgress:
         starts = instance.all_logs(runs[0].run_id, of_type=dg.DagsterEventType.STEP_START)
         return (runs[0].tags.get("dagster/partition", ""), starts[-1].step_key if starts else "starting")
 
-    def lines(self, done: dict[dt.date, set[dg.AssetKey]], running: tuple[str, str] | None) -> list[str]:
-        """The board: a row per day, a column per stage: "ok", "-" (not yet) or how many types are done."""
+    def lines(self, done: dict[dt.date, set[dg.AssetKey]], running: tuple[str, str] | None,
+              width: int | None = None) -> list[str]:
+        """The board: a row per day, a column per stage: "ok", "-" (not yet) or how many types are done;
+        the stages split into blocks of at most ``width`` characters a line."""
         def cell(day: dt.date, keys: set[dg.AssetKey]) -> str:
             n = len(done[day] & keys)
             return "ok" if n == len(keys) else "-" if n == 0 else f"{n}/{len(keys)}"
 
-        rows = ["day        " + " ".join(self.stages)]
-        for day in self.days:
-            cells = " ".join(cell(day, keys).ljust(len(stage)) for stage, keys in self.stages.items())
-            note = f"  <- {running[1]}" if running and running[0] == day.isoformat() else ""
-            rows.append(f"{day} {cells.rstrip()}{note}")
+        blocks, block = [], []
+        for stage in self.stages:
+            if block and width and len(" ".join(["day".ljust(10), *block, stage])) > width:
+                blocks.append(block)
+                block = []
+            block.append(stage)
+        rows = []
+        for block in [*blocks, block]:
+            rows.append(" ".join(["day".ljust(10), *block]))
+            rows += [f"{day} " + " ".join(cell(day, self.stages[s]).ljust(len(s)) for s in block).rstrip()
+                     for day in self.days]
+        if running:
+            rows.append(f"running: {running[0]} {running[1]}")
         return rows

@@ -23,19 +23,14 @@ import pyarrow.dataset as ds
 from resources.lake import LakeResource
 from resources.store import HIGH, LOW, RATING_KEYS, FindingFeedback
 from spot_assets import schemas
-from spot_assets.datatypes import DATA_TYPES
+from spot_assets.datatypes import DATA_TYPES, DERIVED_FROM
+from spot_assets.detect.priority import covers
 from spot_assets.detect.priority_schema import priority_schema
 from spot_assets.oa.investigate import read_matching
 from spot_dash import data
 
 PRIORITY, LDA = "priority", "lda"
 ORDERS = (PRIORITY, LDA)
-# The entity columns a filter box IP matches, and the one its text (a part of a name) is looked for in.
-IP_COLUMNS = {"flow": ("sip", "dip"), "dns": ("ip_dst",), "proxy": ("clientip",)}
-NAME_COLUMN = {"dns": "domain", "proxy": "host"}
-# Entity columns derived from an event column (datatypes' ``derived``), and that event column: what a
-# row's events are pre-filtered on before the exact rule is applied.
-_DERIVED_FROM = {"domain": "dns_qry_name", "host": "host"}
 # The feedback an analyst gives a finding: 1 raises its entity on later days' lists, 3 suppresses it.
 FINDING_SEVERITIES = (HIGH, LOW)
 
@@ -100,14 +95,12 @@ def rating_selector(data_type: str, entity: dict) -> dict | None:
 
 
 def selected_by(table: pa.Table, data_type: str, feedback: list[FindingFeedback]) -> np.ndarray:
-    """True for every row some feedback selects (each column it sets equals the row's value)."""
+    """True for every row some feedback selects: the priority list's own rule (`priority.covers`)."""
     hit = np.zeros(table.num_rows, dtype=bool)
+    frame = table.select(list(DATA_TYPES[data_type].entity_columns)).to_pandas()
     for f in feedback:
-        if f.data_type != data_type or not f.entity:
-            continue
-        match = functools.reduce(pc.and_, (pc.fill_null(pc.equal(table[k], pa.scalar(v, table.schema.field(k).type)),
-                                                       False) for k, v in f.entity.items()))
-        hit |= np.asarray(match.to_numpy(zero_copy_only=False), dtype=bool)
+        if f.data_type == data_type and f.entity:
+            hit |= covers(f.entity, frame)
     return hit
 
 
@@ -125,10 +118,12 @@ def filter_mask(table: pa.Table, data_type: str, flt: data.Filter | None) -> pa.
     """The page's filter on entities: an IP in any of the entity's addresses, text in its name."""
     if flt is None:
         return None
+    kind = DATA_TYPES[data_type]
     if flt.kind == "ip":
-        return functools.reduce(pc.or_, (pc.fill_null(pc.equal(table[c], flt.value), False)
-                                         for c in IP_COLUMNS[data_type]))
-    return pc.fill_null(pc.match_substring(table[NAME_COLUMN[data_type]], flt.value, ignore_case=True), False)
+        tests = [pc.equal(table[c], flt.value) for c in kind.of_kind("ip")]
+    else:
+        tests = [pc.match_substring(table[c], flt.value, ignore_case=True) for c in kind.of_kind("domain")]
+    return functools.reduce(pc.or_, (pc.fill_null(t, False) for t in tests), pa.repeat(False, table.num_rows))
 
 
 def priority_view(lake: LakeResource, feedback: list[FindingFeedback], data_type: str, day: dt.date,
@@ -215,12 +210,12 @@ def entity_events(lake: LakeResource, data_type: str, day: dt.date, entity: dict
     set_values = {k: v for k, v in entity.items() if v is not None}
     plain = {k: v for k, v in set_values.items() if k not in kind.derived}
     derived = {k: v for k, v in set_values.items() if k in kind.derived}
-    address = next((c for c in IP_COLUMNS[data_type] if c in plain), None)
+    address = next((c for c in kind.of_kind("ip") if c in plain), None)
     if address:
         table = read_matching(lake, data_type, day, columns, {address: plain[address]})
     else:
         conditions = [ds.field(k) == v for k, v in plain.items()]
-        conditions += [pc.match_substring(ds.field(_DERIVED_FROM[k]), pattern=v, ignore_case=True)
+        conditions += [pc.match_substring(ds.field(DERIVED_FROM[k]), pattern=v, ignore_case=True)
                        for k, v in derived.items() if v]
         where = functools.reduce(lambda a, b: a & b, conditions) if conditions else None
         table = lake.read_day(f"{data_type}_events", day, schemas.EVENTS[data_type], columns=columns, filter=where)

@@ -48,3 +48,23 @@ def spot_config(tmp_path):
         "spark": {"master": "local[2]", "shuffle_partitions": 2},
         "ingest": {"settle_seconds": 0, "workers": 2, "start_date": "2015-01-01"},
     })
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A real PostgreSQL server for the suite (Debian's postgresql, started in a temporary folder)."""
+    from tests import pg
+
+    bindir = pg.server_bindir()
+    if bindir is None:
+        pytest.skip("PostgreSQL server binaries not found (Debian package postgresql; `make test` installs it)")
+    with pg.running_server(bindir) as server:
+        yield server
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request, tmp_path):
+    """An analyst store that does not exist yet: a SQLite file not created yet, or an empty PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'analyst.db'}"
+    return request.getfixturevalue("postgres").create_database()

@@ -10,26 +10,14 @@ import pytest
 import sqlalchemy as sa
 
 from resources.store import LOW, MIGRATIONS, AnalystStore, metadata
-from tests import pg
 
 DAY = dt.date(2024, 7, 8)
 
 
-@pytest.fixture(scope="session")
-def postgres():
-    bindir = pg.server_bindir()
-    if bindir is None:
-        pytest.skip("PostgreSQL server binaries not found (Debian package postgresql; `make test` installs it)")
-    with pg.running_server(bindir) as server:
-        yield server
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request, tmp_path):
-    """A store that does not exist yet: a SQLite file not created yet, or an empty PostgreSQL database."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'analyst.db'}"
-    return request.getfixturevalue("postgres").create_database()
+@pytest.fixture
+def url(store_url):
+    """Every test here runs on SQLite and on PostgreSQL (`store_url`, tests/conftest.py)."""
+    return store_url
 
 
 def _created(url: str) -> bool:

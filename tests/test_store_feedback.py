@@ -8,9 +8,14 @@ import sqlalchemy as sa
 
 from resources.store import (FEEDBACK_DAYS, FEEDBACK_KEYS, MIGRATIONS, AnalystStore, finding_feedback, schema_version)
 from spot_assets.datatypes import DATA_TYPES
-from tests.test_store import postgres, url  # noqa: F401  (fixtures: every test runs on both databases)
 
 DAY = dt.date(2024, 7, 8)
+
+
+@pytest.fixture
+def url(store_url):
+    """Every test here runs on SQLite and on PostgreSQL (`store_url`, tests/conftest.py)."""
+    return store_url
 ONE = dt.timedelta(days=1)
 
 

@@ -33,11 +33,6 @@ from spot_assets.oa.files import Warnings
 from spot_assets.oa.reputation import ThreatIntelList
 from spot_assets.partitions import partition_day
 
-# entity columns whose values threat-intelligence lists can name, and as what
-INTEL_KINDS = {"flow": {"sip": "ip", "dip": "ip"}, "dns": {"ip_dst": "ip", "domain": "domain"},
-               "proxy": {"clientip": "ip", "host": "domain"}}
-
-
 def detector_settings(data_type: str, cfg: SpotConfig) -> dict[str, dict]:
     """Each detector's settings: what other sections of spot.toml already say (a params class's
     ``from_config``), then ``[detect.<type>.<detector>]``. Checked now: a typo fails the code location's load."""
@@ -173,7 +168,7 @@ def _intel(lake: LakeResource, spec: DataType, day: dt.date, lists: list[ThreatI
     """(column, value, level, what, events) for every entity value of the day a local list names."""
     if not lists:
         return []
-    kinds = INTEL_KINDS[spec.name]
+    kinds = {c: kind for c, kind in spec.kinds.items() if kind in ("ip", "domain")}
     needed = sorted({DERIVED_FROM.get(column, column) for column in kinds})
     events = spec.with_entity(lake.read_day(events_table(spec.name), day, spec.events, columns=needed).to_pandas())
     out = []

@@ -98,7 +98,8 @@ def findings_contributions(findings: pd.DataFrame) -> pd.DataFrame:
     return findings.rename(columns={"detector": "source", "score": "strength"}).assign(lda_score=np.nan)
 
 
-def _covers(keys: dict, frame: pd.DataFrame) -> np.ndarray:
+def covers(keys: dict, frame: pd.DataFrame) -> np.ndarray:
+    """Which rows of ``frame`` a feedback's entity covers: each entity column it sets is equal."""
     mask = np.ones(len(frame), bool)
     for column, value in keys.items():
         if value is not None:
@@ -120,7 +121,7 @@ def fuse(data_type: DataType, day: dt.date, contributions: list[pd.DataFrame], f
     frame[keys] = frame[keys].where(frame[keys].notna(), None)
     raised = pd.Series([""] * len(frame))
     for item in feedback:
-        covered = _covers(item.entity, frame)
+        covered = covers(item.entity, frame)
         if item.severity == 3:
             frame = frame[~(covered & ((frame["source"] == item.detector) | (item.detector == "*")).to_numpy())]
             raised = raised[frame.index]

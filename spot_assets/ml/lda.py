@@ -39,8 +39,8 @@ from spot_assets.ml.scoring import score
 
 log = get_dagster_logger()
 
-# Spot's classic setting (ml_ops.sh with spot.conf filled in): EM needs alpha and beta above 1.
-CLASSIC = {"optimizer": "em", "alpha": 1.02, "beta": 1.001, "iterations": 20}
+# Spot's classic setting (ml_ops.sh with spot.conf filled in): one EM fit; EM needs alpha and beta above 1.
+CLASSIC = {"optimizer": "em", "alpha": 1.02, "beta": 1.001, "iterations": 20, "seeds": 1}
 # Enough documents per task that an iteration's work outweighs its scheduling (a 1 M-flow day of
 # 3,119 IPs fits as fast in 1, 2 or 4 partitions), few enough that a large day's EM spreads out.
 DOCUMENTS_PER_PARTITION = 1000

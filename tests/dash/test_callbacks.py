@@ -204,6 +204,7 @@ def test_hash_password_command(monkeypatch, capsys):
     assert check_password_hash(capsys.readouterr().out.strip(), "a long passphrase")
 
 
+@pytest.mark.slow  # starts `spot dash` in a process of its own
 def test_spot_dash_serves_with_waitress(dash_config, tmp_path):
     """`spot dash` end to end: the command, waitress on loopback, a page and a callback answered."""
     import socket

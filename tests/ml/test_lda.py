@@ -65,7 +65,7 @@ def test_online_fit_depends_on_the_corpus_not_on_its_row_order_or_layout(spark):
     one = pairs.iloc[[0]]
     split = pd.concat([pairs.iloc[1:], one.assign(count=1), one.assign(count=one["count"] - 1)])
     split = split.sample(frac=1, random_state=1)
-    online = MLConfig(topic_count=4, iterations=5, subsampling_rate=0.1, min_batch_documents=16)
+    online = MLConfig(topic_count=4, iterations=5, subsampling_rate=0.1, min_batch_documents=16, seeds=1)
     first, _ = lda.fit(spark, spark.createDataFrame(pairs), online)
     second, _ = lda.fit(spark, spark.createDataFrame(split).repartition(3), online)
     assert list(first.docs) == list(second.docs) and list(first.words) == list(second.words)
@@ -79,11 +79,11 @@ def test_several_seeds_score_the_mean_of_independent_single_seed_fits(spark):
     pairs = pd.DataFrame([(f"10.0.0.{d}", f"w{w}", int(rng.integers(1, 6)))
                           for d in range(40) for w in rng.choice(25, 5, replace=False)], columns=["ip", "word", "count"])
     corpus = spark.createDataFrame(pairs)
-    online = dict(topic_count=3, iterations=4, min_batch_documents=8, seed=7)
-    combined, _ = lda.fit(spark, corpus, MLConfig(**online, seeds=3))
+    online = dict(topic_count=3, iterations=4, min_batch_documents=8)
+    combined, _ = lda.fit(spark, corpus, MLConfig(**online, seed=7, seeds=3))
     seeds = lda.member_seeds(7, 3)
     assert seeds[0] == 7 and len(set(seeds)) == 3 and not set(seeds) & set(lda.member_seeds(8, 3))
-    singles = [lda.fit(spark, corpus, MLConfig(**(online | {"seed": seed})))[0] for seed in seeds]
+    singles = [lda.fit(spark, corpus, MLConfig(**online, seed=seed, seeds=1))[0] for seed in seeds]
     events = pairs.sample(frac=1, random_state=0)
     ips, words = list(events.ip) + ["10.9.9.9"], list(events.word) + ["w1"]  # an IP no model knows scores 0
     expected = np.mean([[m.theta[m.docs.get_loc(ip)] @ m.phi[m.words.get_loc(w)] if ip in m.docs else 0.0
