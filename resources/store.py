@@ -21,6 +21,8 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import sqlite3
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
@@ -167,6 +169,19 @@ def _sqlite_file_missing(url: str) -> bool:
 _PG_WRITE_LOCK = 0x73706F74  # "spot"
 
 
+def _wal(cursor) -> None:
+    """Switch a SQLite file to WAL (kept in the file: once is enough). The switch needs the file to
+    itself, and SQLite answers "locked" at once rather than wait when two first opens race, so it is
+    retried for a while; failing that, the store still works, its readers only wait for writers."""
+    for _ in range(100):
+        try:
+            if cursor.execute("PRAGMA journal_mode=WAL").fetchone()[0].lower() == "wal":
+                return
+        except sqlite3.OperationalError:
+            pass
+        time.sleep(0.05)
+
+
 def _engine(url: str) -> sa.Engine:
     if not url.startswith("sqlite"):
         return sa.create_engine(url, pool_pre_ping=True)
@@ -177,8 +192,8 @@ def _engine(url: str) -> sa.Engine:
         # Leave transactions to SQLAlchemy: pysqlite's own implicit BEGIN would defeat BEGIN IMMEDIATE.
         dbapi_conn.isolation_level = None
         cursor = dbapi_conn.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA busy_timeout=30000")
+        _wal(cursor)
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 

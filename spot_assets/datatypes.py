@@ -37,6 +37,9 @@ class DataType:
     kinds: dict[str, str] = field(default_factory=dict)
     # entity columns that are not event columns, derived from an events frame
     derived: dict[str, Callable[[pd.DataFrame], pd.Series]] = field(default_factory=dict)
+    # where a reply event holds each entity column: a flow's answer travels dip → sip from port dport,
+    # and a row about a conversation covers both directions of it
+    reply: dict[str, str] = field(default_factory=dict)
 
     def table(self, stage: str) -> str:
         """The lake and asset name of this type's ``stage`` table (``flow_findings``...)."""
@@ -49,7 +52,7 @@ class DataType:
     @property
     def entity_sources(self) -> tuple[str, ...]:
         """The event columns entities are built from (a derived column's source in its place)."""
-        return tuple(dict.fromkeys(DERIVED_FROM.get(c, c) for c in self.entity_columns))
+        return tuple(dict.fromkeys([*(DERIVED_FROM.get(c, c) for c in self.entity_columns), *self.reply.values()]))
 
     def of_kind(self, kind: str) -> tuple[str, ...]:
         return tuple(c for c in self.entity_columns if self.kinds.get(c) == kind)
@@ -82,7 +85,7 @@ DERIVED_FROM = {"domain": "dns_qry_name", "host": "host"}
 
 FLOW = DataType("flow", schemas.FLOW_EVENTS,
                 (("sip", pa.string()), ("dip", pa.string()), ("dport", pa.int32())), "{sip} → {dip}:{dport}",
-                {"sip": "ip", "dip": "ip", "dport": "port"})
+                {"sip": "ip", "dip": "ip", "dport": "port"}, reply={"sip": "dip", "dip": "sip", "dport": "sport"})
 DNS = DataType("dns", schemas.DNS_EVENTS, (("ip_dst", pa.string()), ("domain", pa.string())), "{ip_dst} → {domain}",
                {"ip_dst": "ip", "domain": "domain"}, {"domain": registered_domain})
 PROXY = DataType("proxy", schemas.PROXY_EVENTS, (("clientip", pa.string()), ("host", pa.string())),

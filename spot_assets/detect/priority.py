@@ -163,9 +163,19 @@ def fuse(data_type: DataType, day: dt.date, contributions: list[pd.DataFrame], f
 
 
 def cover(data_type: DataType, events: pd.DataFrame, priority: pd.DataFrame) -> np.ndarray:
-    """Each event's best (lowest) rank among the priority rows that cover it; rows + 1 when none does."""
+    """Each event's best (lowest) rank among the priority rows that cover it; rows + 1 when none does.
+    A row covers an event, and the event's reply where the type has replies (a flow row covers the
+    answers of the conversation it names)."""
+    best = _best_rank(data_type, data_type.with_entity(events), priority)
+    if data_type.reply and set(data_type.reply.values()) <= set(events.columns):
+        replies = events.assign(**{k: events[v] for k, v in data_type.reply.items()})
+        best = np.minimum(best, _best_rank(data_type, data_type.with_entity(replies), priority))
+    return best
+
+
+def _best_rank(data_type: DataType, events: pd.DataFrame, priority: pd.DataFrame) -> np.ndarray:
     keys = list(data_type.entity_columns)
-    frame = data_type.with_entity(events)[keys].reset_index(drop=True)
+    frame = events[keys].reset_index(drop=True)
     best = np.full(len(frame), len(priority) + 1, dtype=np.int64)
     if priority.empty:
         return best

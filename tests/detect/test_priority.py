@@ -93,6 +93,15 @@ def test_an_event_takes_the_best_rank_of_the_rows_covering_it():
         ranks["* → 9.9.9.9:*"], 5]
 
 
+def test_a_flow_row_covers_the_replies_of_the_conversation_it_names():
+    table = _list()
+    ranks = dict(zip(table["entity"], table["rank"]))
+    replies = pd.DataFrame({"sip": ["6.6.6.6", "10.1.1.1", "6.6.6.6"], "dip": ["10.0.0.5", "10.0.0.9", "10.0.0.6"],
+                            "sport": np.array([443, 22, 443], dtype="int32"),
+                            "dport": np.array([51000, 40000, 51000], dtype="int32")})
+    assert cover(FLOW, replies, table).tolist() == [ranks["10.0.0.5 → 6.6.6.6:443"], ranks["10.0.0.9 → *:22"], 5]
+
+
 def test_dns_rows_cover_every_name_of_their_registered_domain():
     found = pd.DataFrame({"detector": ["tunnel"], "ip_dst": [None], "domain": ["evil.co.uk"], "score": [0.95],
                           "reason": ["tunnel: 800 names"], "events": [800]})
