@@ -11,7 +11,6 @@ Spark job's fixed cost. Earlier days' profiles are read as they are, not declare
 re-running an old day does not cascade into every later one (as the model's feedback window does).
 """
 
-
 import datetime as dt
 
 import dagster as dg
@@ -32,6 +31,7 @@ from spot_assets.oa.enrich import Context, load_context
 from spot_assets.oa.files import Warnings
 from spot_assets.oa.reputation import ThreatIntelList
 from spot_assets.partitions import partition_day
+
 
 def detector_settings(data_type: str, cfg: SpotConfig) -> dict[str, dict]:
     """Each detector's settings: what other sections of spot.toml already say (a params class's

@@ -122,3 +122,27 @@ def test_a_source_speaks_once_per_entity_with_its_strongest_finding():
     table = fuse(DNS, DAY, [findings_contributions(found)], [], Weights()).to_pandas()
     assert table["score"].tolist() == [pytest.approx(0.8)]
     assert table["reasons"].tolist() == ["periodic: a.example.com"]
+
+
+def test_threat_intel_names_the_days_entity_values_a_local_list_holds(tmp_path):
+    import logging
+
+    import pyarrow as pa
+
+    from resources.lake import LakeResource
+    from spot_assets import schemas
+    from spot_assets.detect.assets import _intel
+    from spot_assets.oa.reputation import ThreatIntelList
+
+    lake = LakeResource(root=str(tmp_path / "lake"))
+    ts = pd.Timestamp("2024-07-08 12:00", tz="UTC")
+    flows = pa.table({"ts": [ts] * 3, "sip": ["10.0.0.1", "10.0.0.2", "6.6.6.6"],
+                      "dip": ["6.6.6.6", "6.6.6.6", "10.0.0.3"], "source_file": ["f"] * 3, "record": [1, 2, 3]})
+    lake.replace_day("flow_events", DAY, schemas.conform(flows, schemas.FLOW_EVENTS))
+    listed = tmp_path / "ti.csv"
+    listed.write_text("6.6.6.0/24,c2,testlist,high\n")
+    found = _intel(lake, FLOW, DAY, [ThreatIntelList([listed], logging.getLogger("test"))])
+    assert sorted(found) == [("dip", "6.6.6.6", 3, "6.6.6.6 listed by testlist (c2)", 2),
+                             ("sip", "6.6.6.6", 3, "6.6.6.6 listed by testlist (c2)", 1)]
+    rows = fuse(FLOW, DAY, [intel_contributions(FLOW, found)], [], Weights()).to_pandas()
+    assert rows["entity"].tolist() == ["* → 6.6.6.6:*", "6.6.6.6 → *:*"] and rows["score"].tolist() == [1.0, 1.0]
