@@ -88,7 +88,7 @@ def beacons(events: pd.DataFrame, keys: list[str], ts: str, size: str | None, pa
     """
     columns = [*keys, ts] + ([size] if size else [])
     frame = events[columns].dropna(subset=[*keys, ts])
-    seconds = frame[ts].astype("int64").to_numpy() / _per_second(frame[ts])
+    seconds = epoch_seconds(frame[ts])
     span_hours = max(1, int(np.ceil((seconds.max() - seconds.min()) / 3600))) if len(seconds) else 1
     # groups numbered in order of appearance (a MultiIndex's factorize builds a tuple per event: seconds a million)
     codes = frame.groupby(keys, sort=False).ngroup().to_numpy()
@@ -159,10 +159,10 @@ def _distinct_count(codes: np.ndarray, values: np.ndarray, n: int) -> np.ndarray
     return np.bincount(pairs[0], minlength=n)
 
 
-def _per_second(ts: pd.Series) -> float:
-    unit = np.datetime_data(ts.dtype.base if hasattr(ts.dtype, "base") else ts.dtype)[0] \
-        if not isinstance(ts.dtype, pd.DatetimeTZDtype) else ts.dtype.unit
-    return {"s": 1, "ms": 1e3, "us": 1e6, "ns": 1e9}[unit]
+def epoch_seconds(ts: pd.Series) -> np.ndarray:
+    """Epoch seconds of a timestamp column, whatever unit it is stored in."""
+    unit = ts.dt.unit if isinstance(ts.dtype, pd.DatetimeTZDtype) else np.datetime_data(ts.dtype)[0]
+    return ts.astype("int64").to_numpy() / {"s": 1, "ms": 1e3, "us": 1e6, "ns": 1e9}[unit]
 
 
 def _empty(keys: list[str]) -> pd.DataFrame:

@@ -39,6 +39,8 @@ from importlib import resources
 
 import numpy as np
 
+from spot_assets.ml.metrics import roc_auc
+
 MODEL_FILE = "dga-model.json"
 PROVENANCE_FILE = "dga-model.provenance.json"
 
@@ -174,14 +176,7 @@ def load() -> DgaModel:
 
 
 def auc(positives: np.ndarray, negatives: np.ndarray) -> float:
-    """P(a positive outscores a negative), ties counting half (Mann-Whitney U over ranks)."""
+    """P(a positive outscores a negative), ties counting half: `spot evaluate`'s ROC AUC (where a lower
+    score is more suspicious, and a negative one means "no score") on the scores turned over."""
     values = np.concatenate([positives, negatives])
-    order = np.argsort(values, kind="stable")
-    ranks = np.empty(len(values))
-    sorted_values = values[order]
-    # average ranks over ties
-    _, first, counts = np.unique(sorted_values, return_index=True, return_counts=True)
-    average = first + (counts + 1) / 2
-    ranks[order] = np.repeat(average, counts)
-    u = ranks[: len(positives)].sum() - len(positives) * (len(positives) + 1) / 2
-    return float(u / (len(positives) * len(negatives)))
+    return roc_auc(values.max() - values, np.r_[np.ones(len(positives), bool), np.zeros(len(negatives), bool)])

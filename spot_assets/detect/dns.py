@@ -29,6 +29,7 @@ import pandas as pd
 from spot_assets.datatypes import DNS
 from spot_assets.detect import beacon, dga
 from spot_assets.detect.base import DetectContext, Detector
+from spot_assets.detect.measures import entropy, size_text
 from spot_assets.oa.domains import listed_suffix, split_name
 
 # query types whose answer carries arbitrary data: TXT, NULL, CNAME, MX, and KEY (dns2tcp's other mode)
@@ -73,19 +74,6 @@ def _subdomain(name: str, domain: str) -> str:
     """The part of a name left of its registered domain, case kept ("" when none)."""
     name = name.rstrip(".")
     return name[: len(name) - len(domain) - 1] if len(name) > len(domain) + 1 else ""
-
-
-def _pooled_entropy(groups: np.ndarray, texts: list[str], n_groups: int) -> np.ndarray:
-    """Shannon entropy (bits per character) of the characters of each group's texts taken together."""
-    lengths = np.fromiter((len(t) for t in texts), np.int64, len(texts))
-    chars = np.frombuffer("".join(texts).encode("utf-32-le"), np.uint32) if len(texts) else np.zeros(0, np.uint32)
-    owner = np.repeat(groups, lengths)
-    key, keys = pd.factorize(owner.astype(np.int64) << 32 | chars.astype(np.int64))
-    counts = np.bincount(key)
-    key_group = keys >> 32
-    totals = np.bincount(key_group, counts, n_groups)
-    p = counts / totals[key_group]
-    return np.bincount(key_group, -p * np.log2(p), n_groups)
 
 
 # ----- tunnel
@@ -146,9 +134,9 @@ def tunnel(events: pd.DataFrame, params: TunnelParams, ctx: DetectContext) -> pd
     if not len(codes):
         return _empty()
     texts = [x.replace(".", "") for x in sub[name_codes]]
-    entropy = _pooled_entropy(codes, texts, n)
+    bits = entropy(texts, codes, n)
     chars = np.fromiter((len(t) for t in texts), np.int64, len(texts))
-    carried = chars * entropy[codes] / 8
+    carried = chars * bits[codes] / 8
     payload_like = carried >= params.name_bytes
     distinct_names = np.bincount(codes, minlength=n)
     total = np.bincount(codes, carried, n)
@@ -168,23 +156,19 @@ def tunnel(events: pd.DataFrame, params: TunnelParams, ctx: DetectContext) -> pd
     out = pd.DataFrame({
         "ip_dst": day.clients[pairs[keep] // len(day.domains)], "domain": day.domains[domain_of_pair[keep]],
         "score": score[keep], "names": distinct_names[keep], "payload_names": payload_names[keep],
-        "longest": longest[keep], "entropy": entropy[keep], "carried": total[keep], "payload": payload[keep],
+        "longest": longest[keep], "entropy": bits[keep], "carried": total[keep], "payload": payload[keep],
         "data_share": share[keep], "query_bytes": query_bytes[keep].astype(np.int64), "events": lookups[keep],
         "domain_names": domain_names[domain_of_pair[keep]], "domain_clients": domain_clients[domain_of_pair[keep]]})
     out["reason"] = [
         f"tunnel: {r.names:,} distinct names under {r.domain}, up to {r.longest} characters at "
-        f"{r.entropy:.1f} bits/char; they carry ~{_size(r.carried)} ({r.payload_names:,} names over "
-        f"{params.name_bytes:.0f} B: {_size(r.payload)}); {r.data_share:.0%} TXT/NULL/CNAME/MX/KEY; "
-        f"{_size(r.query_bytes)} of query names in {r.events:,} lookups"
+        f"{r.entropy:.1f} bits/char; they carry ~{size_text(r.carried)} ({r.payload_names:,} names over "
+        f"{params.name_bytes:.0f} B: {size_text(r.payload)}); {r.data_share:.0%} TXT/NULL/CNAME/MX/KEY; "
+        f"{size_text(r.query_bytes)} of query names in {r.events:,} lookups"
         for r in out.itertuples()]
     out["evidence"] = [{k: getattr(r, k) for k in ("names", "payload_names", "longest", "entropy", "carried",
                                                    "payload", "data_share", "query_bytes", "domain_names",
                                                    "domain_clients")} for r in out.itertuples()]
     return _result(out)
-
-
-def _size(n: float) -> str:
-    return f"{n / 1024:,.1f} KB" if n >= 1024 else f"{n:,.0f} B"
 
 
 def _result(out: pd.DataFrame) -> pd.DataFrame:

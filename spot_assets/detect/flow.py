@@ -180,7 +180,7 @@ class Flows:
         self.sip_internal, self.dip_internal = inside[self.sip_address], inside[self.dip_address]
         self.valid = (self.sip >= 0) & (self.dip >= 0) & (self.dport >= 0)
         ts = events["ts"]
-        self.seconds = ts.astype("int64").to_numpy() / {"s": 1, "ms": 1e3, "us": 1e6, "ns": 1e9}[ts.dt.unit]
+        self.seconds = beacon.epoch_seconds(ts)
         # the hours the day's data spans, at least one
         self.span_hours = max(1.0, float(np.ptp(self.seconds)) / 3600) if len(self.seconds) else 1.0
         self._pairs: dict[bool, tuple] = {}
