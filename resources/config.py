@@ -195,6 +195,10 @@ class SpotConfig(_Section):
     def dagster_home(self) -> Path:
         return self.home_path / "dagster"
 
+    @property
+    def reputation_cache(self) -> Path:
+        return self.home_path / "cache" / "reputation"
+
     def show(self) -> str:
         """The configuration as JSON, with every location resolved to where it really is."""
         data = self.model_dump(mode="json")

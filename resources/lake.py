@@ -8,6 +8,7 @@ Layout under the lake root (a local path, ``hdfs://`` or ``s3a://``):
     raw/<type>/y=YYYY/m=MM/d=DD/_manifest/<file id>.json   one manifest entry per raw file
     raw/<type>/_ids/<sha256>.json                           which day holds a file already ingested
     quarantine/<type>/y=YYYY/m=MM/d=DD/<file id>__<name>   files that could not be decoded at all
+    storyboard/<type>/y=YYYY/m=MM/d=DD/                      a day's storyboard artifacts (JSON)
 
 Month, day and hour are zero-padded (Spot left the choice to Hive's type normalisation, spec §1.4).
 Every write goes to a hidden temporary name first and is then renamed into place, so a reader never
@@ -134,6 +135,30 @@ class LakeResource(dg.ConfigurableResource):
             return None
         with self.fs.open_input_stream(path, compression=None) as f:
             return json.loads(f.read())
+
+    # ----- Zones of files: raw captures and their manifest, quarantine, storyboards
+
+    def raw_dir(self, data_type: str, day: dt.date) -> str:
+        return self.path("raw", data_type, day_path(day))
+
+    def raw_file(self, data_type: str, day: dt.date, file_id: str, name: str) -> str:
+        return f"{self.raw_dir(data_type, day)}/{file_id}__{name}"
+
+    def manifest_dir(self, data_type: str, day: dt.date) -> str:
+        return f"{self.raw_dir(data_type, day)}/_manifest"
+
+    def manifest_file(self, data_type: str, day: dt.date, key: str) -> str:
+        return f"{self.manifest_dir(data_type, day)}/{key}.json"
+
+    def content_index(self, data_type: str, sha256: str) -> str:
+        """Where the day of a file already ingested is found by its content."""
+        return self.path("raw", data_type, "_ids", f"{sha256}.json")
+
+    def quarantine_file(self, data_type: str, day: dt.date, name: str) -> str:
+        return self.path("quarantine", data_type, day_path(day), name)
+
+    def storyboard_dir(self, data_type: str, day: dt.date) -> str:
+        return self.path("storyboard", data_type, day_path(day))
 
     # ----- Parquet tables
 

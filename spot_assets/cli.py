@@ -27,7 +27,6 @@ from spot_assets.ingest import formats, manifest
 from spot_assets.ingest.formats import zeek
 from spot_assets.ingest.landing import Named, Unplaceable, day_of, files_named, land, of_type, zeek_routes
 from spot_assets.ml.evaluate import evaluate
-from spot_assets.oa.storyboard import storyboard_dir
 from spot_assets.partitions import daily
 from spot_assets.runs import materialize_day, prepare_dagster_home
 from spot_assets.simulation import cli as simulation_cli
@@ -195,7 +194,7 @@ def cmd_run(cfg: SpotConfig, args) -> int:
 
 def _export_storyboard(lake: LakeResource, data_type: str, day: dt.date, out: Path) -> int:
     """The day's briefing and every threat's artifacts, as one JSON document."""
-    folder = storyboard_dir(lake, data_type, day)
+    folder = lake.storyboard_dir(data_type, day)
     briefing = lake.read_json(f"{folder}/briefing.json")
     if briefing is None:
         raise FileNotFoundError(f"no {data_type} storyboard for {day}: save a threat, then materialize {data_type}_storyboard")

@@ -11,9 +11,10 @@ from resources.landing import LandingResource
 from resources.spark import spark_resource
 from resources.store import AnalystStoreResource
 from spot_assets.detect.assets import detect_assets
+from spot_assets.graph import ANALYST_STORE
 from spot_assets.ingest.assets import ingest_assets
 from spot_assets.ingest.sensors import landing_sensor
-from spot_assets.ml.assets import ANALYST_STORE, ml_assets
+from spot_assets.ml.assets import ml_assets
 from spot_assets.oa.enrich_assets import enrich_assets
 from spot_assets.oa.sensors import threat_sensor
 from spot_assets.oa.story_assets import oa_story_assets

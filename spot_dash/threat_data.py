@@ -29,7 +29,7 @@ import pyarrow.compute as pc
 from resources.lake import LakeResource
 from resources.store import HIGH, Rating, Threat
 from spot_assets.oa import investigate
-from spot_assets.oa.storyboard import ARTIFACTS, anchor_id, storyboard_dir
+from spot_assets.oa.storyboard import ARTIFACTS, anchor_id
 from spot_dash.data import Invalid, clean_text, is_ip, parse_ip
 
 DEFAULT_TOP_N = investigate.TOP_N
@@ -254,7 +254,7 @@ def _built_at(text: str | None) -> dt.datetime | None:
 def briefing(lake: LakeResource, data_type: str, day: dt.date) -> dict:
     """The day's ``briefing.json``; an empty one when no storyboard was built (or it cannot be read)."""
     try:
-        found = lake.read_json(f"{storyboard_dir(lake, data_type, day)}/briefing.json")
+        found = lake.read_json(f"{lake.storyboard_dir(data_type, day)}/briefing.json")
     except ValueError:
         found = None
     return found if isinstance(found, dict) and isinstance(found.get("threats"), list) else {"threats": []}
@@ -291,7 +291,7 @@ def artifact(lake: LakeResource, data_type: str, day: dt.date, threat: StoryThre
     if name not in threat.artifacts or name not in ARTIFACTS[data_type]:
         return None
     try:
-        found = lake.read_json(f"{storyboard_dir(lake, data_type, day)}/{threat.id}/{name}.json")
+        found = lake.read_json(f"{lake.storyboard_dir(data_type, day)}/{threat.id}/{name}.json")
     except ValueError:
         return None
     return found if isinstance(found, dict) else None

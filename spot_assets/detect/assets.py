@@ -26,7 +26,7 @@ from spot_assets.detect import priority as fusion
 from spot_assets.detect.base import DetectContext, params_for, private_addresses, run_all
 from spot_assets.detect.registry import DETECTORS
 from spot_assets.ingest.decode import events_table
-from spot_assets.ml.assets import ANALYST_STORE, EAGER
+from spot_assets.graph import ANALYST_STORE, EAGER
 from spot_assets.oa.enrich import Context, load_context
 from spot_assets.oa.files import Warnings
 from spot_assets.oa.reputation import ThreatIntelList
@@ -99,7 +99,7 @@ def detect_assets(data_type: str, partitions: dg.PartitionsDefinition, cfg: Spot
     settings = detector_settings(data_type, cfg)
     columns = sorted({"ts", *(c for d in detectors for c in d.columns)} & set(spec.events.names))
     findings_key, priority_key = dg.AssetKey(spec.table("findings")), dg.AssetKey(spec.table("priority"))
-    cache_dir = cfg.home_path / "cache" / "reputation"
+    cache_dir = cfg.reputation_cache
 
     @dg.asset(name=spec.table("findings"), deps=[dg.AssetKey(events_table(data_type))], partitions_def=partitions,
               group_name=data_type, kinds={"pandas", "parquet"}, automation_condition=EAGER)

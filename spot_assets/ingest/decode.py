@@ -79,7 +79,7 @@ def ingest_file(lake_root: str, entry: ManifestEntry, tools: Tools) -> ManifestE
     entry.decode_seconds = round(time.perf_counter() - started, 3)
     entry.decoder = DECODER_VERSION
     if reason is not None:
-        target = f"{manifest.quarantine_dir(lake, entry.data_type, entry.day)}/{entry.path.rsplit('/', 1)[1]}"
+        target = lake.quarantine_file(entry.data_type, entry.day, entry.path.rsplit("/", 1)[1])
         if entry.path != target:
             lake.move(entry.path, target)
         entry.path, entry.status, entry.error = target, QUARANTINED, f"{entry.name}: {reason}"

@@ -98,7 +98,7 @@ def land(lake: LakeResource, data_type: str, path: Path, day: dt.date, fmt: str 
     if previous is not None:
         entry.status, entry.duplicate_of, entry.path, entry.day = DUPLICATE, previous.name, previous.path, previous.day
     else:
-        entry.path = f"{manifest.raw_dir(lake, data_type, day)}/{entry.file_id}__{path.name}"
+        entry.path = lake.raw_file(data_type, day, entry.file_id, path.name)
         lake.put_file(path, entry.path)
     manifest.save(lake, entry)
     if remove:

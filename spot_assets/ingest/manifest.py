@@ -10,7 +10,7 @@ import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
 
-from resources.lake import LakeResource, day_path
+from resources.lake import LakeResource
 
 LANDED, DECODED, QUARANTINED, DUPLICATE = "landed", "decoded", "quarantined", "duplicate"
 
@@ -50,38 +50,22 @@ class ManifestEntry:
         return cls(**(obj | {"day": dt.date.fromisoformat(obj["day"])}))
 
 
-def raw_dir(lake: LakeResource, data_type: str, day: dt.date) -> str:
-    return lake.path("raw", data_type, day_path(day))
-
-
-def quarantine_dir(lake: LakeResource, data_type: str, day: dt.date) -> str:
-    return lake.path("quarantine", data_type, day_path(day))
-
-
-def _entry_path(lake: LakeResource, entry: ManifestEntry) -> str:
-    return f"{raw_dir(lake, entry.data_type, entry.day)}/_manifest/{entry.key}.json"
-
-
-def _index_path(lake: LakeResource, data_type: str, sha256: str) -> str:
-    return lake.path("raw", data_type, "_ids", f"{sha256}.json")
-
-
 def save(lake: LakeResource, entry: ManifestEntry) -> None:
-    lake.write_json(_entry_path(lake, entry), entry.to_json())
+    lake.write_json(lake.manifest_file(entry.data_type, entry.day, entry.key), entry.to_json())
     if entry.status != DUPLICATE:
-        lake.write_json(_index_path(lake, entry.data_type, entry.sha256), {"day": entry.day.isoformat(), "file_id": entry.file_id})
+        lake.write_json(lake.content_index(entry.data_type, entry.sha256), {"day": entry.day.isoformat(), "file_id": entry.file_id})
 
 
 def find(lake: LakeResource, data_type: str, sha256: str) -> ManifestEntry | None:
     """The entry of a file already in the raw zone, by content."""
-    index = lake.read_json(_index_path(lake, data_type, sha256))
+    index = lake.read_json(lake.content_index(data_type, sha256))
     if index is None:
         return None
     day = dt.date.fromisoformat(index["day"])
-    obj = lake.read_json(f"{raw_dir(lake, data_type, day)}/_manifest/{index['file_id']}.json")
+    obj = lake.read_json(lake.manifest_file(data_type, day, index["file_id"]))
     return ManifestEntry.from_json(obj) if obj else None
 
 
 def entries(lake: LakeResource, data_type: str, day: dt.date) -> list[ManifestEntry]:
-    folder = f"{raw_dir(lake, data_type, day)}/_manifest"
+    folder = lake.manifest_dir(data_type, day)
     return [ManifestEntry.from_json(lake.read_json(p)) for p in lake.listdir(folder) if p.endswith(".json")]

@@ -20,6 +20,7 @@ from resources.lake import LakeResource
 from resources.spark import SparkResource
 from resources.store import AnalystStoreResource, Rating
 from spot_assets import schemas
+from spot_assets.graph import ANALYST_STORE, EAGER
 from spot_assets.ingest.decode import events_table
 from spot_assets.ml import lda, model as model_store
 from spot_assets.ml.model import TopicModel
@@ -28,9 +29,6 @@ from spot_assets.ml.words import DOCUMENTS, WORD_COLUMNS, WORD_ERROR
 from spot_assets.ml.words.spark import spark_accounts, spark_corpus, spark_words
 from spot_assets.partitions import SINGLE_RUN, each_day
 
-ANALYST_STORE = dg.AssetKey("analyst_store")
-# Each stage follows its inputs as soon as they change (landing files -> ingest -> ... -> suspicious).
-EAGER = dg.AutomationCondition.eager()
 
 
 def _tables(data_type: str) -> dict[str, str]:

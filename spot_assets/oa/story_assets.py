@@ -17,7 +17,7 @@ from resources.config import SpotConfig
 from resources.lake import LakeResource
 from resources.store import AnalystStoreResource
 from spot_assets import schemas
-from spot_assets.ml.assets import ANALYST_STORE, EAGER
+from spot_assets.graph import ANALYST_STORE, EAGER
 from spot_assets.oa.details import DETAILS
 from spot_assets.oa.enrich import load_context, suspicious_schema
 from spot_assets.oa.files import Warnings
@@ -27,7 +27,7 @@ from spot_assets.partitions import partition_day
 
 def oa_story_assets(data_type: str, partitions: dg.PartitionsDefinition, cfg: SpotConfig) -> list:
     events, suspicious = dg.AssetKey(f"{data_type}_events"), f"{data_type}_suspicious"
-    cache_dir = cfg.home_path / "cache" / "reputation"
+    cache_dir = cfg.reputation_cache
 
     @dg.asset(name=f"{data_type}_details", group_name=data_type, partitions_def=partitions, kinds={"parquet"},
               deps=[dg.AssetKey(suspicious), events], automation_condition=EAGER)

@@ -48,7 +48,7 @@ from importlib import resources
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from resources.lake import LakeResource, day_path
+from resources.lake import LakeResource
 from resources.store import Threat
 from spot_assets.oa.context import AddressContext, parse_address
 from spot_assets.oa.investigate import (DIRECTIONS, TOP_N, dns_expanded_search, flow_expanded_search, peer_of,
@@ -66,10 +66,6 @@ ISO = "%Y-%m-%dT%H:%M:%SZ"
 def anchor_id(anchor: str) -> str:
     slug = re.sub(r"[^A-Za-z0-9.-]", "_", anchor)[:48]
     return f"{slug}-{hashlib.sha256(anchor.encode()).hexdigest()[:12]}"
-
-
-def storyboard_dir(lake: LakeResource, data_type: str, day: dt.date) -> str:
-    return lake.path("storyboard", data_type, day_path(day))
 
 
 @lru_cache(maxsize=None)
@@ -262,7 +258,7 @@ def storyboard_files(lake: LakeResource, data_type: str, day: dt.date, threats: 
 
 def write_storyboard(lake: LakeResource, data_type: str, day: dt.date, files: dict[str, dict]) -> str:
     """Write the day's folder beside the old one under a hidden name, then swap: readers see one or the other."""
-    final = storyboard_dir(lake, data_type, day)
+    final = lake.storyboard_dir(data_type, day)
     parent, name = final.rsplit("/", 1)
     token = uuid.uuid4().hex
     staging, old = f"{parent}/.tmp-{token}-{name}", f"{parent}/.old-{token}-{name}"

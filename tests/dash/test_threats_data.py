@@ -13,7 +13,7 @@ import pytest
 
 from resources.lake import LakeResource
 from resources.store import AnalystStore, Rating
-from spot_assets.oa.storyboard import anchor_id, storyboard_dir
+from spot_assets.oa.storyboard import anchor_id
 from spot_dash import data
 from spot_dash import threat_data as td
 from spot_dash.app import create_app
@@ -158,7 +158,7 @@ def test_a_saved_threat_builds_then_is_ready_then_updating(story_config, lake):
     assert dendro["name"] == "10.0.0.5" and not td.building([threat])
     assert td.artifact(lake, "flow", DAY, threat, "../../briefing") is None
 
-    folder = storyboard_dir(lake, "flow", DAY)
+    folder = lake.storyboard_dir("flow", DAY)
     briefing = lake.read_json(f"{folder}/briefing.json")
     briefing["threats"][0]["updated_at"] = "2020-01-01T00:00:00Z"  # built before the last edit
     lake.write_json(f"{folder}/briefing.json", briefing)

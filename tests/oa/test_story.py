@@ -22,7 +22,7 @@ from spot_assets.oa.details import dns_details, flow_details, proxy_details
 from spot_assets.oa.enrich import suspicious_schema
 from spot_assets.oa.investigate import dns_expanded_search, flow_expanded_search, proxy_expanded_search
 from spot_assets.oa.story_assets import oa_story_assets
-from spot_assets.oa.storyboard import ARTIFACTS, anchor_id, json_schema, storyboard_dir
+from spot_assets.oa.storyboard import ARTIFACTS, anchor_id, json_schema
 from spot_assets.partitions import daily
 
 DAY = dt.date(2024, 7, 8)
@@ -271,7 +271,7 @@ def materialize(tmp_path: Path, lake: LakeResource, db: Path, context: ContextCo
 
 
 def read_json(lake: LakeResource, data_type: str, path: str) -> dict:
-    return json.loads(Path(storyboard_dir(lake, data_type, DAY), path).read_text())
+    return json.loads(Path(lake.storyboard_dir(data_type, DAY), path).read_text())
 
 
 def digest(folder: Path) -> dict[str, str]:
@@ -319,7 +319,7 @@ def test_storyboard_assets_golden_valid_and_store_untouched(tmp_path, lake, cont
                                    "ibyt": 400, "ipkt": 5, "dports": [22, 443]}
     assert len(timeline["rows"]) == 9 and not timeline["truncated"]
 
-    unlocated = Path(storyboard_dir(lake, "flow", DAY), anchor_id(UNLOCATED))
+    unlocated = Path(lake.storyboard_dir("flow", DAY), anchor_id(UNLOCATED))
     assert sorted(p.name for p in unlocated.iterdir()) == ["dendro.json", "impact.json", "timeline.json"]
 
     query = read_json(lake, "dns", f"{anchor_id('bad.example.com')}/dendro.json")
@@ -341,9 +341,9 @@ def test_storyboard_assets_golden_valid_and_store_untouched(tmp_path, lake, cont
         {"clientip": P1, "start": "2024-07-08T09:00:00Z", "requests": 1, "duration": 20, "respcodes": ["200"]}]
 
     # A re-run gives the same files, and the store is still untouched.
-    first = {t: digest(Path(storyboard_dir(lake, t, DAY))) for t in ("flow", "dns", "proxy")}
+    first = {t: digest(Path(lake.storyboard_dir(t, DAY))) for t in ("flow", "dns", "proxy")}
     materialize(tmp_path, lake, db, context_files)
-    assert {t: digest(Path(storyboard_dir(lake, t, DAY))) for t in ("flow", "dns", "proxy")} == first
+    assert {t: digest(Path(lake.storyboard_dir(t, DAY))) for t in ("flow", "dns", "proxy")} == first
     assert hashlib.sha256(db.read_bytes()).hexdigest() == before
     assert lake.read_day("flow_details", DAY).num_rows == 3
 
@@ -352,7 +352,7 @@ def test_without_context_files_no_globe_and_no_context_level(tmp_path, lake):
     db = tmp_path / "analyst.db"
     save_threats(db)
     materialize(tmp_path, lake, db, ContextConfig())
-    folder = Path(storyboard_dir(lake, "flow", DAY), anchor_id(X))
+    folder = Path(lake.storyboard_dir("flow", DAY), anchor_id(X))
     assert not (folder / "globe.json").exists()
     dendro = read_json(lake, "flow", f"{anchor_id(X)}/dendro.json")
     jsonschema.validate(dendro, json_schema("flow", "dendro"))
