@@ -1,6 +1,11 @@
-"""What each data type is, in one place: the spec the detectors (and, over time, every other stage) ask.
+"""What each data type is, in one place: the spec every stage asks instead of branching on a type's name.
 
-A data type names its decoded event table, the event columns that identify the *entity* a finding
+A data type names its decoded event table and its tables per stage, the columns Spot's scoring carries
+and analysts rate on, and where its rules live: the word rule (``spot_assets/ml/words/<name>.py``) and
+the behaviour detectors (``spot_assets/detect/<name>.py``) are found by the type's name, so adding a
+type is a spec entry, its decoder, its word rule and its detectors, never a branch elsewhere.
+
+It also names the event columns that identify the *entity* a finding
 or a priority row is about, and how that entity reads to an analyst. The detectors and the priority
 list are written once against this spec, never once per type.
 
@@ -14,8 +19,10 @@ because tunnels and DGAs are properties of a domain, not of one name.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from types import ModuleType
 
 import pandas as pd
 import pyarrow as pa
@@ -24,10 +31,23 @@ from spot_assets import schemas
 from spot_assets.oa.domains import registrable
 
 
+# The event columns that travel with an event through words, scores and the suspicious list: Spot's ML
+# output columns (spec §3.7) plus the event time and provenance, so any score can be traced back.
+_TRACE = ("ts", "source_file", "record", "uid")
+
+
 @dataclass(frozen=True)
 class DataType:
     name: str
+    title: str  # how the dashboard names the type
     events: pa.Schema
+    ml_columns: tuple[str, ...]
+    # the key columns a rating can select on: the columns of Spot's score mutations (spec §4.6)
+    rating_keys: tuple[str, ...]
+    # the columns that tell one event from another when labels are joined back (``spot evaluate``)
+    event_keys: tuple[str, ...]
+    # event columns the enriched table spells with Spot's *_scores names (spec §2.3)
+    enriched_names: dict[str, str]
     # (column, type) pairs that identify an entity; each may be null (= any) in a finding
     entity: tuple[tuple[str, pa.DataType], ...]
     # how an entity reads: a format string over the entity columns, a null shown as "*"
@@ -44,6 +64,16 @@ class DataType:
     def table(self, stage: str) -> str:
         """The lake and asset name of this type's ``stage`` table (``flow_findings``...)."""
         return f"{self.name}_{stage}"
+
+    @property
+    def word_rule(self) -> ModuleType:
+        """Spot's word rule of the type (its ``DOCUMENTS``, ``WORD_COLUMNS``, ``MODEL_COLUMNS``...)."""
+        return importlib.import_module(f"spot_assets.ml.words.{self.name}")
+
+    @property
+    def detectors(self) -> tuple:
+        """The behaviour detectors of the type, in the order their findings are listed."""
+        return importlib.import_module(f"spot_assets.detect.{self.name}").DETECTORS
 
     @property
     def entity_columns(self) -> tuple[str, ...]:
@@ -83,12 +113,33 @@ def request_host(events: pd.DataFrame) -> pd.Series:
 # the event column each derived entity column is computed from
 DERIVED_FROM = {"domain": "dns_qry_name", "host": "host"}
 
-FLOW = DataType("flow", schemas.FLOW_EVENTS,
-                (("sip", pa.string()), ("dip", pa.string()), ("dport", pa.int32())), "{sip} → {dip}:{dport}",
-                {"sip": "ip", "dip": "ip", "dport": "port"}, reply={"sip": "dip", "dip": "sip", "dport": "sport"})
-DNS = DataType("dns", schemas.DNS_EVENTS, (("ip_dst", pa.string()), ("domain", pa.string())), "{ip_dst} → {domain}",
-               {"ip_dst": "ip", "domain": "domain"}, {"domain": registered_domain})
-PROXY = DataType("proxy", schemas.PROXY_EVENTS, (("clientip", pa.string()), ("host", pa.string())),
-                 "{clientip} → {host}", {"clientip": "ip", "host": "domain"}, {"host": request_host})
+FLOW = DataType(
+    "flow", "Flows", schemas.FLOW_EVENTS,
+    ml_columns=("treceived", "tryear", "trmonth", "trday", "trhour", "trminute", "trsec", "tdur", "sip", "dip", "sport",
+                "dport", "proto", "ipkt", "ibyt", "opkt", "obyt", *_TRACE),
+    rating_keys=("sip", "dip", "sport", "dport"),
+    event_keys=("ts", "sip", "dip", "sport", "dport", "proto"),
+    enriched_names={"treceived": "tstart", "sip": "srcip", "dip": "dstip", "score": "ml_score"},
+    entity=(("sip", pa.string()), ("dip", pa.string()), ("dport", pa.int32())), entity_label="{sip} → {dip}:{dport}",
+    kinds={"sip": "ip", "dip": "ip", "dport": "port"}, reply={"sip": "dip", "dip": "sip", "dport": "sport"})
+DNS = DataType(
+    "dns", "DNS", schemas.DNS_EVENTS,
+    ml_columns=("frame_time", "unix_tstamp", "frame_len", "ip_dst", "dns_qry_name", "dns_qry_class", "dns_qry_type",
+                "dns_qry_rcode", *_TRACE),
+    rating_keys=("ip_dst", "dns_qry_name"),
+    event_keys=("ts", "ip_dst", "dns_qry_name"),
+    enriched_names={"score": "ml_score"},
+    entity=(("ip_dst", pa.string()), ("domain", pa.string())), entity_label="{ip_dst} → {domain}",
+    kinds={"ip_dst": "ip", "domain": "domain"}, derived={"domain": registered_domain})
+PROXY = DataType(
+    "proxy", "Proxy", schemas.PROXY_EVENTS,
+    ml_columns=("p_date", "p_time", "clientip", "host", "reqmethod", "useragent", "resconttype", "duration", "username",
+                "webcat", "referer", "respcode", "uriport", "uripath", "uriquery", "serverip", "scbytes", "csbytes",
+                "fulluri", *_TRACE),
+    rating_keys=("clientip", "fulluri"),
+    event_keys=("ts", "clientip", "host", "uripath", "uriquery"),
+    enriched_names={"p_date": "tdate", "p_time": "time", "score": "ml_score"},
+    entity=(("clientip", pa.string()), ("host", pa.string())), entity_label="{clientip} → {host}",
+    kinds={"clientip": "ip", "host": "domain"}, derived={"host": request_host})
 
 DATA_TYPES = {t.name: t for t in (FLOW, DNS, PROXY)}

@@ -24,7 +24,6 @@ from resources.store import AnalystStoreResource
 from spot_assets.datatypes import DATA_TYPES, DERIVED_FROM, DataType
 from spot_assets.detect import priority as fusion
 from spot_assets.detect.base import DetectContext, params_for, private_addresses, run_all
-from spot_assets.detect.registry import DETECTORS
 from spot_assets.ingest.decode import events_table
 from spot_assets.graph import ANALYST_STORE, EAGER
 from spot_assets.oa.enrich import Context, load_context
@@ -36,7 +35,7 @@ from spot_assets.partitions import partition_day
 def detector_settings(data_type: str, cfg: SpotConfig) -> dict[str, dict]:
     """Each detector's settings: what other sections of spot.toml already say (a params class's
     ``from_config``), then ``[detect.<type>.<detector>]``. Checked now: a typo fails the code location's load."""
-    detectors = DETECTORS[data_type]
+    detectors = DATA_TYPES[data_type].detectors
     explicit = getattr(cfg.detect, data_type)
     unknown = sorted(set(explicit) - {d.name for d in detectors})
     if unknown:
@@ -95,7 +94,7 @@ def _markdown(table: pa.Table, columns: list[str], rows: int = 10) -> str:
 
 def detect_assets(data_type: str, partitions: dg.PartitionsDefinition, cfg: SpotConfig) -> list:
     spec = DATA_TYPES[data_type]
-    detectors = DETECTORS[data_type]
+    detectors = spec.detectors
     settings = detector_settings(data_type, cfg)
     columns = sorted({"ts", *(c for d in detectors for c in d.columns)} & set(spec.events.names))
     findings_key, priority_key = dg.AssetKey(spec.table("findings")), dg.AssetKey(spec.table("priority"))
