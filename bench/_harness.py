@@ -40,7 +40,7 @@ def write_config(path: Path, home: Path, spark: dict | None = None, ml: dict | N
 
 def spot(config: Path, *args) -> None:
     """Run `spot --config CONFIG ARGS...` in a fresh process; its output only when it fails."""
-    cmd = [sys.executable, "-m", "spot_assets.cli", "--config", str(config), *map(str, args)]
+    cmd = [sys.executable, "-m", "spot_cli", "--config", str(config), *map(str, args)]
     done = subprocess.run(cmd, cwd=REPO, text=True, capture_output=True)
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
@@ -147,7 +147,7 @@ def _driver() -> int:
     import dagster as dg
 
     from resources.config import load_config
-    from spot_assets.runs import materialize_day
+    from spot_cli.runs import materialize_day
 
     p = argparse.ArgumentParser()
     p.add_argument("--config", required=True)

@@ -4,7 +4,7 @@
 
 Writes a flow day into a temporary lake as the ingest lays it out (hour folders, one part per
 5-minute capture file) plus its 250-row suspicious list, and rates 20 selectors in a temporary
-analyst store. Then times what the page computes when it opens (``spot_dash.data.page_data``:
+analyst store. Then times what the page computes when it opens (``spot_dash.suspicious_data.page_data``:
 ratings, the list without scored rows, the network elements, the first row's details), cold (first
 call in the process) and warm (median of 5), and the chord diagram of one IP (a node click).
 Baseline, in the same run: ``pyarrow.parquet.read_table`` of the day's events. Goal: < 0.5 s.
@@ -95,12 +95,12 @@ def main() -> int:
             store.rate("flow", DAY, {"sip": row["sip"], "dport": row["dport"]}, 3, "bench")
 
         def page():
-            return data.page_data(lake, store.ratings("flow", [DAY]), "flow", DAY)
+            return suspicious_data.page_data(lake, store.ratings("flow", [DAY]), "flow", DAY)
 
         cold, result = timed(page)
         warm, _ = timed(page, 5)
         ip = result.view.rows["sip"][0].as_py()
-        chord, _ = timed(lambda: data.flow_chord(lake, DAY, ip), 3)
+        chord, _ = timed(lambda: details_data.flow_chord(lake, DAY, ip), 3)
         baseline, events = timed(lambda: pq.read_table(lake.day_files("flow_events", DAY), filesystem=lake.fs), 3)
         print(f"page data: {result.view.rows.num_rows} rows ({result.view.scored} scored out), "
               f"{len(result.elements)} network elements, {result.first_details.num_rows} detail rows")

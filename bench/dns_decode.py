@@ -88,12 +88,12 @@ what, path = sys.argv[1], Path(sys.argv[2])
 start = time.perf_counter()
 if what == "fields":
     from spot_assets.ingest.formats import dns_tshark
-    from spot_assets.ingest.formats.base import Tools
+    from resources.tools import Tools
     subprocess.run(dns_tshark.command(Tools(), path), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
     rows, table_mb = None, None
 else:
     from spot_assets.ingest.formats import dns_pcap
-    from spot_assets.ingest.formats.base import Tools
+    from resources.tools import Tools
     events = dns_pcap.decode(path, Tools(dns_engine=what)).events
     rows, table_mb = events.num_rows, events.nbytes / 2**20
 elapsed = time.perf_counter() - start

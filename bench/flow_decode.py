@@ -1,6 +1,6 @@
 """Flow decode benchmark: nfdump's own fmt output rate against the ``nfcapd`` format's.
 
-    python bench/flow_decode.py [--flows N] [--repeat R] [--keep DIR]
+    python bench/flow_decode.py [--flows N] [--repeat R] [--keep DIR] [--against FILE]
 
 Builds N single-packet flows (distinct 5-tuples) as a pcap with numpy, turns it into nfcapd files
 with ``nfpcapd -t 60`` (one file per minute of traffic), and replays every file as NetFlow v9 with
@@ -9,10 +9,14 @@ with ``nfpcapd -t 60`` (one file per minute of traffic), and replays every file 
   (a) baseline: ``nfdump -r FILE -q -N -o <the format's fmt> > /dev/null``, serially (the
       addresses are IPv4, so the format does not add ``-6``);
   (b) ``decode_file("flow", FILE, Tools())`` serially;
-  (c) the same over a ``ProcessPoolExecutor(2)``, as the ingest runs it (workers return row counts).
+  (c) the same over a ``ProcessPoolExecutor(2)``, as the ingest runs it (workers return row counts);
+  (d) with ``--against FILE``: (b) again with FILE, another copy of ``spot_assets/ingest/formats/nfdump.py``
+      (say ``git show HEAD:spot_assets/ingest/formats/nfdump.py > /tmp/nfdump-head.py``), decoding the
+      nfcapd files. It runs in the same rounds as (b): on a shared machine the load changes from one
+      minute to the next, so figures from separate runs of the bench do not compare two versions.
 
 ``--keep DIR`` keeps the collected files in DIR and reuses them when DIR already holds N flows (the
-generation takes longer than the measurement). The three are run in turn R times and each one's best
+generation takes longer than the measurement). The runs take turns, R rounds, and each one's best
 is reported (the machine may be shared), with the load average around the runs.
 
 Reading the figures on a busy machine: (b) runs nfdump, pyarrow's reader thread (reading the pipe and
@@ -30,6 +34,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
+import importlib.util
 import multiprocessing
 import os
 import resource
@@ -45,7 +51,8 @@ from pathlib import Path
 
 import numpy as np
 
-from spot_assets.ingest.formats import Tools, decode_file
+from resources.tools import Tools
+from spot_assets.ingest.formats import FORMATS, decode_file
 from spot_assets.ingest.formats.netflow_export import Collector
 from spot_assets.ingest.formats.nfdump import NFDUMP_FMT
 
@@ -170,7 +177,18 @@ def total(runs: list[Run], seconds: float) -> Run:
     return Run(seconds, sum(r.rows for r in runs), sum(r.cpu for r in runs), max(r.peak_mb for r in runs))
 
 
-def decode_serial(files: list[Path]) -> Run:
+def use_module(path: Path) -> None:
+    """Decode nfcapd files, in this process, with the copy of the format's module at ``path``."""
+    spec = importlib.util.spec_from_file_location("nfdump_against", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their class's module up while it loads
+    spec.loader.exec_module(module)
+    FORMATS["flow"]["nfcapd"] = dataclasses.replace(FORMATS["flow"]["nfcapd"], decode=module.decode_nfcapd)
+
+
+def decode_serial(files: list[Path], module: Path | None = None) -> Run:
+    if module:
+        use_module(module)
     started = time.perf_counter()
     runs = [decode_one(f) for f in files]
     return total(runs, time.perf_counter() - started)
@@ -195,6 +213,7 @@ def main() -> None:
     parser.add_argument("--flows", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--keep", type=Path, help="folder to keep the collected files in and reuse them from")
+    parser.add_argument("--against", type=Path, help="another copy of nfdump.py to time as (d), alongside (b)")
     args = parser.parse_args()
     with contextlib.nullcontext(args.keep) if args.keep else tempfile.TemporaryDirectory(prefix="flow-bench-") as tmp:
         Path(tmp).mkdir(parents=True, exist_ok=True)
@@ -205,19 +224,22 @@ def main() -> None:
               f"in {time.perf_counter() - started:.1f} s")
 
         load = os.getloadavg()[0]
-        runs: dict[str, list[Run]] = {"a": [], "b": [], "c": []}
+        runs: dict[str, list[Run]] = {"a": [], "b": [], "c": [], **({"d": []} if args.against else {})}
         for _ in range(args.repeat):
             runs["a"].append(fresh(baseline, files))
             runs["b"].append(fresh(decode_serial, files))
+            if args.against:
+                runs["d"].append(fresh(decode_serial, files, args.against.resolve()))
             runs["c"].append(decode_parallel(files))
-        for k in "bc":
+        for k in runs.keys() - {"a"}:
             for run in runs[k]:
                 if run.rows != args.flows:
                     sys.exit(f"({k}) decoded {run.rows} rows, expected {args.flows}")
         best = {k: min(v) for k, v in runs.items()}
         rate = {k: args.flows / run.seconds for k, run in best.items()}
-        labels = {"a": "nfdump fmt > /dev/null, serial", "b": "decode_file, serial", "c": "decode_file, 2 processes"}
-        peaks = {"a": "nfdump", "b": "process", "c": "worker"}
+        labels = {"a": "nfdump fmt > /dev/null, serial", "b": "decode_file, serial", "c": "decode_file, 2 processes",
+                  "d": "decode_file --against, serial"}
+        peaks = {"a": "nfdump", "b": "process", "c": "worker", "d": "process"}
         for k, run in best.items():
             walls = " ".join(f"{r.seconds:.2f}" for r in runs[k])
             peak = f"{peaks[k]} peak RSS {run.peak_mb:.0f} MB" if run.peak_mb else ""
@@ -225,6 +247,10 @@ def main() -> None:
                   f"{peak}  (wall of each run: {walls})")
         print(f"(b)/(a) = {rate['b'] / rate['a']:.2f}   (c)/(a) = {rate['c'] / rate['a']:.2f}   "
               f"CPU (b)/(a) = {best['b'].cpu / best['a'].cpu:.2f}   (goal: (b)/(a) >= 0.8)")
+        if args.against:
+            print(f"(d)/(a) = {rate['d'] / rate['a']:.2f}   CPU (d)/(a) = {best['d'].cpu / best['a'].cpu:.2f}   "
+                  f"(b)/(d) = {rate['b'] / rate['d']:.2f}   CPU (b)/(d) = {best['b'].cpu / best['d'].cpu:.2f}   "
+                  f"(d: {args.against})")
         print(f"load average (1 min) {load:.1f} before, {os.getloadavg()[0]:.1f} after, on {os.cpu_count()} cores")
 
 

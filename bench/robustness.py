@@ -22,7 +22,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from spot_assets.ingest.formats import Tools  # noqa: E402
+from resources.tools import Tools  # noqa: E402
 from tests.conftest import DATASETS  # noqa: E402
 from tests.malformed import Result, corpus, run  # noqa: E402
 

@@ -24,7 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from spot_assets.simulation import scenarios  # noqa: E402
-from spot_assets.simulation.cli import scenario_ids  # noqa: E402
+from spot_cli.simulate import scenario_ids  # noqa: E402
 from spot_assets.simulation.simulator import Settings, Simulator  # noqa: E402
 
 GOAL_SECONDS = 120

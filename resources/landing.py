@@ -1,14 +1,32 @@
-"""The landing folders that sensors watch and the raw asset empties (one folder per data type)."""
+"""The landing folders that sensors watch (one folder per data type), and which of their files are complete.
+
+A file is taken only when it is complete: writers either rename on completion (temporary names are
+never taken) or stop changing it for ``settle_seconds``.
+"""
 
 from __future__ import annotations
 
-import datetime as dt
+import re
+import time
 from pathlib import Path
 
 import dagster as dg
 
-from spot_assets.ingest.formats import Tools
-from spot_assets.ingest.landing import Unplaceable, complete_files, day_of
+# nfcapd writes `nfcapd.current.<pid>` while collecting; editors and copies write dot-files and `.part`.
+_TEMPORARY = re.compile(r"(^\.|\.current|\.part$|\.tmp$|\.partial$|~$)")
+
+
+def is_complete(path: Path, settle_seconds: float, now: float | None = None) -> bool:
+    if _TEMPORARY.search(path.name) or not path.is_file():
+        return False
+    return (now or time.time()) - path.stat().st_mtime >= settle_seconds
+
+
+def complete_files(folder: Path, settle_seconds: float) -> list[Path]:
+    if not folder.is_dir():
+        return []
+    now = time.time()
+    return sorted(p for p in folder.iterdir() if is_complete(p, settle_seconds, now))
 
 
 class LandingResource(dg.ConfigurableResource):
@@ -20,16 +38,3 @@ class LandingResource(dg.ConfigurableResource):
 
     def complete(self, data_type: str) -> list[Path]:
         return complete_files(self.folder(data_type), self.settle_seconds)
-
-    def files_of_day(self, data_type: str, day: dt.date, tools: Tools,
-                     partitions: dg.TimeWindowPartitionsDefinition) -> list[Path]:
-        """The complete files whose first event is on ``day``. A file that belongs to no day stays in
-        the folder: the sensor names it in its log, and a run must not fail for it."""
-        files = []
-        for path in self.complete(data_type):
-            try:
-                if day_of(data_type, path, tools, partitions) == day:
-                    files.append(path)
-            except Unplaceable:
-                continue
-        return files

@@ -25,29 +25,40 @@ import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Mapping, Protocol
 
 import dagster as dg
 import sqlalchemy as sa
 
-# The key columns a rating can select on, per type: the columns of Spot's score mutations (spec §4.6).
-RATING_KEYS = {
-    "flow": ("sip", "dip", "sport", "dport"),
-    "dns": ("ip_dst", "dns_qry_name"),
-    "proxy": ("clientip", "fulluri"),
-}
-ALL_KEYS = tuple(dict.fromkeys(k for keys in RATING_KEYS.values() for k in keys))
 HIGH, MEDIUM, LOW = 1, 2, 3
-
-# Feedback on findings (the priority list's rows) names an entity by the columns of its type's entity
-# (spot_assets/datatypes.py, as the schema had them when this table was made; a test keeps the two equal).
-FEEDBACK_KEYS = {"flow": ("sip", "dip", "dport"), "dns": ("ip_dst", "domain"), "proxy": ("clientip", "host")}
-ALL_FEEDBACK_KEYS = tuple(dict.fromkeys(k for keys in FEEDBACK_KEYS.values() for k in keys))
 ALL_DETECTORS = "*"
 # How long a finding's feedback applies, from the day it was given: a month of daily runs is long enough
 # to stop re-reading a known benign entity every morning and short enough that a host that changes
 # role (or is compromised later) comes back without anyone remembering to undo a decision.
 FEEDBACK_DAYS = 30
+
+# The key columns of the tables with their SQL types: the store's own schema, changed only by a migration.
+# A rating selects on some of RATING_COLUMNS (the columns of Spot's score mutations, spec §4.6); feedback
+# names an entity by some of FEEDBACK_COLUMNS (the entity columns of the data types when the table was
+# made). Which of them each type may use is the data types' to say (`KeyedType`).
+RATING_COLUMNS = (("sip", sa.Text), ("dip", sa.Text), ("sport", sa.Integer), ("dport", sa.Integer),
+                  ("ip_dst", sa.Text), ("dns_qry_name", sa.Text), ("clientip", sa.Text), ("fulluri", sa.Text))
+FEEDBACK_COLUMNS = (("sip", sa.Text), ("dip", sa.Text), ("dport", sa.Integer), ("ip_dst", sa.Text),
+                    ("domain", sa.Text), ("clientip", sa.Text), ("host", sa.Text))
+_RATING_KEYS = tuple(name for name, _ in RATING_COLUMNS)
+_FEEDBACK_KEYS = tuple(name for name, _ in FEEDBACK_COLUMNS)
+
+
+class KeyedType(Protocol):
+    """What a writing store asks of a data type: the keys its ratings select on and the columns of its
+    entity (the data-type spec, ``DataType``, answers both)."""
+
+    @property
+    def rating_keys(self) -> tuple[str, ...]: ...
+
+    @property
+    def entity_columns(self) -> tuple[str, ...]: ...
+
 
 metadata = sa.MetaData()
 schema_version = sa.Table("schema_version", metadata, sa.Column("version", sa.Integer, nullable=False))
@@ -56,7 +67,7 @@ ratings = sa.Table(
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("data_type", sa.String(8), nullable=False),
     sa.Column("day", sa.Date, nullable=False),
-    *[sa.Column(k, sa.Integer if k in ("sport", "dport") else sa.Text) for k in ALL_KEYS],
+    *[sa.Column(name, kind) for name, kind in RATING_COLUMNS],
     sa.Column("severity", sa.Integer, nullable=False),
     sa.Column("analyst", sa.Text, nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
@@ -83,7 +94,7 @@ finding_feedback = sa.Table(
     sa.Column("data_type", sa.String(8), nullable=False),
     sa.Column("day", sa.Date, nullable=False),  # the day whose list the analyst rated
     sa.Column("detector", sa.Text, nullable=False),  # one detector's name, or "*": every source of the entity
-    *[sa.Column(k, sa.Integer if k == "dport" else sa.Text) for k in ALL_FEEDBACK_KEYS],  # null = any
+    *[sa.Column(name, kind) for name, kind in FEEDBACK_COLUMNS],  # null = any
     sa.Column("severity", sa.Integer, nullable=False),
     sa.Column("analyst", sa.Text, nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
@@ -207,11 +218,23 @@ def _engine(url: str) -> sa.Engine:
 
 class AnalystStore:
     """``writable=False`` is how runs open it: nothing is created, migrated or written, and a store
-    that does not exist yet reads as empty (no analyst has decided anything)."""
+    that does not exist yet reads as empty (no analyst has decided anything).
 
-    def __init__(self, url: str, writable: bool = True):
+    ``types``: the data types by name, whose own keys a write is checked against (a flow rating selects
+    on flow's keys only); the dashboard and the commands pass the spec's. Without them a write is
+    checked against the table's key columns only.
+    """
+
+    def __init__(self, url: str, writable: bool = True, types: Mapping[str, KeyedType] | None = None):
+        for name, t in (types or {}).items():
+            for what, keys, columns in (("rating key", t.rating_keys, _RATING_KEYS),
+                                        ("entity column", t.entity_columns, _FEEDBACK_KEYS)):
+                if missing := [k for k in keys if k not in columns]:
+                    raise ValueError(f"the analyst store has no column for {name}'s {what}(s) {', '.join(missing)}: "
+                                     "a new key needs a migration (resources/store.py)")
         self.url = url
         self.writable = writable
+        self.types = types
         parsed = sa.engine.make_url(url)
         if writable and parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
@@ -241,6 +264,15 @@ class AnalystStore:
                 conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_PG_WRITE_LOCK)))
             yield conn
 
+    def _keys(self, data_type: str, columns: tuple[str, ...], own) -> tuple[str, ...]:
+        """The key columns ``data_type`` may set: its own (``own`` of its spec) when the store knows the
+        types, else every key column of the table."""
+        if self.types is None:
+            return columns
+        if data_type not in self.types:
+            raise ValueError(f"unknown data type {data_type!r} (known: {', '.join(self.types)})")
+        return own(self.types[data_type])
+
     def _writing(self) -> None:
         if not self.writable:
             raise PermissionError("this analyst store was opened read-only: runs never write analyst data")
@@ -250,9 +282,9 @@ class AnalystStore:
                                            details=json.dumps(details, default=str, sort_keys=True)))
 
     def rate(self, data_type: str, day: dt.date, selector: dict, severity: int, analyst: str) -> int:
-        unknown = set(selector) - set(RATING_KEYS[data_type])
-        if unknown:
-            raise ValueError(f"{data_type} ratings select on {', '.join(RATING_KEYS[data_type])}, not {', '.join(sorted(unknown))}")
+        keys = self._keys(data_type, _RATING_KEYS, lambda t: t.rating_keys)
+        if unknown := set(selector) - set(keys):
+            raise ValueError(f"{data_type} ratings select on {', '.join(keys)}, not {', '.join(sorted(unknown))}")
         chosen = {k: v for k, v in selector.items() if v is not None}
         if not chosen:
             raise ValueError("a rating needs at least one key value (Spot refused a score with no criterion)")
@@ -289,12 +321,9 @@ class AnalystStore:
                         detector: str = ALL_DETECTORS, expires: dt.date | None = None) -> int:
         """Feedback on the entity of a finding of ``day``; it applies from ``day`` through ``expires``
         (``FEEDBACK_DAYS`` later by default) unless revoked."""
-        if data_type not in FEEDBACK_KEYS:
-            raise ValueError(f"unknown data type {data_type!r}")
-        unknown = set(entity) - set(FEEDBACK_KEYS[data_type])
-        if unknown:
-            raise ValueError(f"{data_type} findings are about {', '.join(FEEDBACK_KEYS[data_type])}, "
-                             f"not {', '.join(sorted(unknown))}")
+        keys = self._keys(data_type, _FEEDBACK_KEYS, lambda t: t.entity_columns)
+        if unknown := set(entity) - set(keys):
+            raise ValueError(f"{data_type} findings are about {', '.join(keys)}, not {', '.join(sorted(unknown))}")
         chosen = {k: v for k, v in entity.items() if v is not None}
         if not chosen:
             raise ValueError("feedback needs at least one entity value (one of every value would hide everything)")
@@ -331,7 +360,7 @@ class AnalystStore:
     # ----- reads
 
     def _rating(self, row) -> Rating:
-        selector = {k: row[k] for k in RATING_KEYS[row["data_type"]] if row[k] is not None}
+        selector = {k: row[k] for k in _RATING_KEYS if row[k] is not None}
         return Rating(row["data_type"], row["day"], selector, row["severity"], row["analyst"], _utc(row["created_at"]))
 
     def ratings(self, data_type: str, days: Iterable[dt.date]) -> list[Rating]:
@@ -383,7 +412,7 @@ class AnalystStore:
             if not sa.inspect(conn).has_table(finding_feedback.name):
                 return []
             return [FindingFeedback(r["id"], r["data_type"], r["day"], r["detector"],
-                                    {k: r[k] for k in FEEDBACK_KEYS[data_type] if r[k] is not None}, r["severity"],
+                                    {k: r[k] for k in _FEEDBACK_KEYS if r[k] is not None}, r["severity"],
                                     r["analyst"], _utc(r["created_at"]), r["expires"])
                     for r in conn.execute(query).mappings()]
 

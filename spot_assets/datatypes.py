@@ -2,8 +2,12 @@
 
 A data type names its decoded event table and its tables per stage, the columns Spot's scoring carries
 and analysts rate on, and where its rules live: the word rule (``spot_assets/ml/words/<name>.py``) and
-the behaviour detectors (``spot_assets/detect/<name>.py``) are found by the type's name, so adding a
-type is a spec entry, its decoder, its word rule and its detectors, never a branch elsewhere.
+the behaviour detectors (``spot_assets/detect/<name>.py``) are found by the type's name, as are what the
+OA adds to it (``spot_assets/oa/<name>.py``: enriched columns, details, storyboard) and how the dashboard
+shows it (``spot_dash/views/<name>.py``), so adding a type is a spec entry and those modules, never a
+branch elsewhere. What several stages share about a type is a field here: where the enrichment puts an
+address's place, internal flag and reputation, the column the filter box searches, the keys quick
+scoring and threat anchors use, the storyboard's artifacts.
 
 It also names the event columns that identify the *entity* a finding
 or a priority row is about, and how that entity reads to an analyst. The detectors and the priority
@@ -60,6 +64,25 @@ class DataType:
     # where a reply event holds each entity column: a flow's answer travels dip → sip from port dport,
     # and a row about a conversation covers both directions of it
     reply: dict[str, str] = field(default_factory=dict)
+    # what the enrichment adds about each address column: the prefix of its ``_geoloc`` and ``_domain``
+    # columns, and its internal flag (Spot's flow table spells it ``srcip_internal``)
+    places: dict[str, str] = field(default_factory=dict)
+    internal: dict[str, str] = field(default_factory=dict)
+    # the event column each reputation column of the enrichment is about (Spot's ``*_rep``)
+    reputation: dict[str, str] = field(default_factory=dict)
+    # what the kind of each rating key is, beyond the entity columns ("ip", "port", text otherwise)
+    key_kinds: dict[str, str] = field(default_factory=dict)
+    # the event column a text filter (anything but an IP) matches as a substring; None: IPs only
+    text_filter: str | None = None
+    # the rating keys a quick-scoring value stands for, one rating each (a flow IP as source and as
+    # destination)
+    quick_keys: tuple[str, ...] = ()
+    # the rating keys that name a threat's anchor, and what that anchor is ("ip", "client", "query", "uri")
+    anchors: dict[str, str] = field(default_factory=dict)
+    # the storyboard's artifacts of a saved threat (``spot_assets/oa/schemas/<type>_<name>.json``), in order
+    artifacts: tuple[str, ...] = ("dendro", "timeline")
+    # whether its storyboard places addresses (network context, a map): the asset loads the context
+    places_addresses: bool = False
 
     def table(self, stage: str) -> str:
         """The lake and asset name of this type's ``stage`` table (``flow_findings``...)."""
@@ -76,6 +99,11 @@ class DataType:
         return importlib.import_module(f"spot_assets.detect.{self.name}").DETECTORS
 
     @property
+    def time_columns(self) -> Callable[[pa.Array], dict[str, pa.Array]]:
+        """Spot's time columns of the type from ``ts``: ``<name>_columns`` of ``spot_assets/ingest/timecols.py``."""
+        return getattr(importlib.import_module("spot_assets.ingest.timecols"), f"{self.name}_columns")
+
+    @property
     def entity_columns(self) -> tuple[str, ...]:
         return tuple(name for name, _ in self.entity)
 
@@ -84,8 +112,17 @@ class DataType:
         """The event columns entities are built from (a derived column's source in its place)."""
         return tuple(dict.fromkeys([*(DERIVED_FROM.get(c, c) for c in self.entity_columns), *self.reply.values()]))
 
+    @property
+    def oa(self) -> ModuleType:
+        """What the OA adds to the type (``spot_assets/oa/<name>.py``): enriched columns, details, storyboard."""
+        return importlib.import_module(f"spot_assets.oa.{self.name}")
+
     def of_kind(self, kind: str) -> tuple[str, ...]:
         return tuple(c for c in self.entity_columns if self.kinds.get(c) == kind)
+
+    def kind_of(self, column: str) -> str:
+        """What an entity column or a rating key holds: "ip", "port", "domain" or "text"."""
+        return self.kinds.get(column) or self.key_kinds.get(column, "text")
 
     def with_entity(self, events: pd.DataFrame) -> pd.DataFrame:
         """``events`` with every entity column present: what findings and priority rows are matched on."""
@@ -121,7 +158,10 @@ FLOW = DataType(
     event_keys=("ts", "sip", "dip", "sport", "dport", "proto"),
     enriched_names={"treceived": "tstart", "sip": "srcip", "dip": "dstip", "score": "ml_score"},
     entity=(("sip", pa.string()), ("dip", pa.string()), ("dport", pa.int32())), entity_label="{sip} → {dip}:{dport}",
-    kinds={"sip": "ip", "dip": "ip", "dport": "port"}, reply={"sip": "dip", "dip": "sip", "dport": "sport"})
+    kinds={"sip": "ip", "dip": "ip", "dport": "port"}, reply={"sip": "dip", "dip": "sip", "dport": "sport"},
+    places={"sip": "src", "dip": "dst"}, internal={"sip": "srcip_internal", "dip": "dstip_internal"},
+    reputation={"src_rep": "sip", "dst_rep": "dip"}, key_kinds={"sport": "port"}, quick_keys=("sip", "dip"),
+    anchors={"sip": "ip", "dip": "ip"}, artifacts=("dendro", "impact", "globe", "timeline"), places_addresses=True)
 DNS = DataType(
     "dns", "DNS", schemas.DNS_EVENTS,
     ml_columns=("frame_time", "unix_tstamp", "frame_len", "ip_dst", "dns_qry_name", "dns_qry_class", "dns_qry_type",
@@ -130,7 +170,9 @@ DNS = DataType(
     event_keys=("ts", "ip_dst", "dns_qry_name"),
     enriched_names={"score": "ml_score"},
     entity=(("ip_dst", pa.string()), ("domain", pa.string())), entity_label="{ip_dst} → {domain}",
-    kinds={"ip_dst": "ip", "domain": "domain"}, derived={"domain": registered_domain})
+    kinds={"ip_dst": "ip", "domain": "domain"}, derived={"domain": registered_domain},
+    places={"ip_dst": "client"}, internal={"ip_dst": "client_internal"}, reputation={"query_rep": "dns_qry_name"},
+    text_filter="dns_qry_name", quick_keys=("dns_qry_name",), anchors={"ip_dst": "client", "dns_qry_name": "query"})
 PROXY = DataType(
     "proxy", "Proxy", schemas.PROXY_EVENTS,
     ml_columns=("p_date", "p_time", "clientip", "host", "reqmethod", "useragent", "resconttype", "duration", "username",
@@ -140,6 +182,8 @@ PROXY = DataType(
     event_keys=("ts", "clientip", "host", "uripath", "uriquery"),
     enriched_names={"p_date": "tdate", "p_time": "time", "score": "ml_score"},
     entity=(("clientip", pa.string()), ("host", pa.string())), entity_label="{clientip} → {host}",
-    kinds={"clientip": "ip", "host": "domain"}, derived={"host": request_host})
+    kinds={"clientip": "ip", "host": "domain"}, derived={"host": request_host},
+    places={"clientip": "client"}, internal={"clientip": "client_internal"}, reputation={"uri_rep": "fulluri"},
+    text_filter="fulluri", quick_keys=("fulluri",), anchors={"fulluri": "uri"})
 
 DATA_TYPES = {t.name: t for t in (FLOW, DNS, PROXY)}

@@ -11,6 +11,7 @@ import flask
 from resources.config import SpotConfig
 from resources.lake import LakeResource
 from resources.store import AnalystStore
+from spot_assets.datatypes import DATA_TYPES
 
 KEY = "spot"
 
@@ -37,7 +38,7 @@ def _os_user() -> str:
 
 
 def make(cfg: SpotConfig, login_required: bool) -> Context:
-    return Context(cfg, LakeResource(root=cfg.lake_root), AnalystStore(cfg.store_url), login_required)
+    return Context(cfg, LakeResource(root=cfg.lake_root), AnalystStore(cfg.store_url, types=DATA_TYPES), login_required)
 
 
 def current() -> Context:

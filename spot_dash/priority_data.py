@@ -21,13 +21,16 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from resources.lake import LakeResource
-from resources.store import HIGH, LOW, RATING_KEYS, FindingFeedback
-from spot_assets import schemas
+from resources.store import HIGH, LOW, FindingFeedback
 from spot_assets.datatypes import DATA_TYPES, DERIVED_FROM
 from spot_assets.detect.priority import covers
 from spot_assets.detect.priority_schema import priority_schema
 from spot_assets.oa.investigate import read_matching
-from spot_dash import data
+from spot_dash.context_data import private
+from spot_dash.inputs import Filter, Invalid, parse_value
+from spot_dash.network_data import edge_id, node_id
+from spot_dash.suspicious_data import MAX_ROWS
+from spot_dash.views import view
 
 PRIORITY, LDA = "priority", "lda"
 ORDERS = (PRIORITY, LDA)
@@ -40,7 +43,7 @@ def parse_order(text: str | None) -> str:
     if text in (None, ""):
         return PRIORITY
     if text not in ORDERS:
-        raise data.Invalid(f"unknown order: {str(text)[:20]!r} (priority or lda)")
+        raise Invalid(f"unknown order: {str(text)[:20]!r} (priority or lda)")
     return text
 
 
@@ -61,17 +64,10 @@ def parse_entity(data_type: str, values: dict) -> dict:
     port, a name), nulls kept (= any), at least one value set."""
     entity = {}
     for column in DATA_TYPES[data_type].entity_columns:
-        value = values.get(column)
-        if value is None:  # "" is a value: a request that named no Host
-            entity[column] = None
-        elif column == "dport":
-            entity[column] = data.parse_port(value)
-        elif column in ("domain", "host"):
-            entity[column] = data.clean_text(value, column)
-        else:
-            entity[column] = data.parse_ip(value)
+        value = values.get(column)  # "" is a value: a request that named no Host
+        entity[column] = None if value is None else parse_value(data_type, column, value)
     if all(v is None for v in entity.values()):
-        raise data.Invalid("a finding names at least one value")
+        raise Invalid("a finding names at least one value")
     return entity
 
 
@@ -84,7 +80,7 @@ def findings_are_ratings(data_type: str) -> bool:
     events as a rating does, so rating a finding can be a Spot rating too (a 3 teaches the LDA model, a
     1 lists its IPs under Threat investigation). DNS and proxy entities (a registered domain, a host)
     are not rating keys: their LDA feedback comes from rating in Spot's LDA order."""
-    return set(DATA_TYPES[data_type].entity_columns) <= set(RATING_KEYS[data_type])
+    return set(DATA_TYPES[data_type].entity_columns) <= set(DATA_TYPES[data_type].rating_keys)
 
 
 def rating_selector(data_type: str, entity: dict) -> dict | None:
@@ -114,7 +110,7 @@ class PriorityView:
     rated: int  # of which feedback given on that day, or a suppression in force, selects
 
 
-def filter_mask(table: pa.Table, data_type: str, flt: data.Filter | None) -> pa.Array | None:
+def filter_mask(table: pa.Table, data_type: str, flt: Filter | None) -> pa.Array | None:
     """The page's filter on entities: an IP in any of the entity's addresses, text in its name."""
     if flt is None:
         return None
@@ -127,7 +123,7 @@ def filter_mask(table: pa.Table, data_type: str, flt: data.Filter | None) -> pa.
 
 
 def priority_view(lake: LakeResource, feedback: list[FindingFeedback], data_type: str, day: dt.date,
-                  flt: data.Filter | None = None, limit: int = data.MAX_ROWS) -> PriorityView | None:
+                  flt: Filter | None = None, limit: int = MAX_ROWS) -> PriorityView | None:
     """The day's priority list in rank order without the entities rated on that day (they have been
     read) and those an earlier suppression in force selects (a list built before it was given still
     holds them); None without a list. ``feedback``: the feedback in force on ``day``."""
@@ -156,18 +152,17 @@ def csv_table(table: pa.Table) -> pa.Table:
 
 
 def _ends(data_type: str, row: dict) -> tuple[tuple[str, str], tuple[str, str]]:
-    """A row's two ends as (kind, value); an end of "any" value is a node of its own per row, so
+    """A row's two ends as (kind, value) (``ENTITY_ENDS`` of the type's view; an address end without a
+    kind of its own is internal or external); an end of "any" value is a node of its own per row, so
     unrelated scans do not meet in one hub."""
-    def end(column: str, kind: str) -> tuple[str, str]:
+    def end(column: str, kind: str | None) -> tuple[str, str]:
         value = row.get(column)
-        return (kind, str(value)) if value is not None else ("any", f"{row['entity']}\0{column}")
+        if value is None:
+            return "any", f"{row['entity']}\0{column}"
+        return kind or ("internal" if private([value])[0] else "external"), str(value)
 
-    if data_type == "flow":
-        kinds = ["internal" if data._private(row.get(c)) else "external" for c in ("sip", "dip")]
-        return end("sip", kinds[0]), end("dip", kinds[1])
-    if data_type == "dns":
-        return end("ip_dst", "client"), end("domain", "domain")
-    return end("clientip", "client"), end("host", "site")
+    first, second = view(data_type).ENTITY_ENDS
+    return end(*first), end(*second)
 
 
 def network_elements(rows: list[dict], data_type: str) -> list[dict]:
@@ -180,33 +175,33 @@ def network_elements(rows: list[dict], data_type: str) -> list[dict]:
             hits[node] = hits.get(node, 0) + 1
         key = tuple(sorted([a, b]))
         edges[key] = max(edges.get(key, 0.0), 30.0 * float(row.get("score") or 0.0))
-    elements = [{"data": {"id": data.node_id(k, v), "label": "*" if k == "any" else v or "(none)", "kind": k, "hits": n,
+    elements = [{"data": {"id": node_id(k, v), "label": "*" if k == "any" else v or "(none)", "kind": k, "hits": n,
                           "tip": "any value" if k == "any" else f"{v} ({k})"}, "classes": k}
                 for (k, v), n in hits.items()]
     for (a, b), w in edges.items():
-        source, target = data.node_id(*a), data.node_id(*b)
-        elements.append({"data": {"id": data.edge_id(source, target), "source": source, "target": target,
+        source, target = node_id(*a), node_id(*b)
+        elements.append({"data": {"id": edge_id(source, target), "source": source, "target": target,
                                   "weight": round(w, 3)}})
     return elements
 
 
 def row_elements(row: dict, data_type: str) -> list[str]:
-    a, b = (data.node_id(*end) for end in _ends(data_type, row))
-    return [a, b, data.edge_id(a, b)]
+    a, b = (node_id(*end) for end in _ends(data_type, row))
+    return [a, b, edge_id(a, b)]
 
 
 # ----- a row's events
 
 
 def entity_events(lake: LakeResource, data_type: str, day: dt.date, entity: dict,
-                  limit: int = data.MAX_ROWS) -> pa.Table:
+                  limit: int = MAX_ROWS) -> pa.Table:
     """The day's events of one entity (the details of a priority row), first ``limit`` in time. An
     entity with an address is read as the threat searches read one (``read_matching``: DuckDB on a
     local lake, so a rare address is cheap); one without is scanned with its values pushed down, a
     derived column (a registered domain, a request's host) as a substring of the column it comes from.
     The exact rule then decides: equal event columns, and the detectors' own rule for derived ones."""
     kind = DATA_TYPES[data_type]
-    columns = data.DETAIL_COLUMNS[data_type]
+    columns = view(data_type).DETAIL_COLUMNS
     set_values = {k: v for k, v in entity.items() if v is not None}
     plain = {k: v for k, v in set_values.items() if k not in kind.derived}
     derived = {k: v for k, v in set_values.items() if k in kind.derived}
@@ -218,7 +213,7 @@ def entity_events(lake: LakeResource, data_type: str, day: dt.date, entity: dict
         conditions += [pc.match_substring(ds.field(DERIVED_FROM[k]), pattern=v, ignore_case=True)
                        for k, v in derived.items() if v]
         where = functools.reduce(lambda a, b: a & b, conditions) if conditions else None
-        table = lake.read_day(f"{data_type}_events", day, schemas.EVENTS[data_type], columns=columns, filter=where)
+        table = lake.read_day(kind.table("events"), day, kind.events, columns=columns, filter=where)
     for k, v in plain.items():
         table = table.filter(pc.fill_null(pc.equal(table[k], pa.scalar(v, table.schema.field(k).type)), False))
     if derived and table.num_rows:

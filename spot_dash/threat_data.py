@@ -1,12 +1,14 @@
 """What the Threat investigation and Storyboard pages show, as pure functions of the lake and the
 analyst store (no Dash here, no Spark: the expanded searches are the OA's DuckDB/pyarrow reads).
 
-* **High-risk items**: the anchors of the day's current ratings of 1 (spec §5.3): flow, every IP a
-  rating selects (source or destination); DNS, client IPs and query names; proxy, full URIs. A rating
-  that selects none of these (a port alone, a proxy client alone) names no anchor and is not listed.
-* **Expanded search** of one anchor, as the tables the page shows (flow: peers per class and the top
-  ``n`` by connections and by bytes; DNS: the names a client queried or the clients of a name, the top
-  ``n``; proxy: the requests, the top ``n`` clients and the URIs it referred).
+* **High-risk items**: the anchors of the day's current ratings of 1 (spec §5.3), the values of the
+  type's anchor keys (``DataType.anchors``): flow, every IP a rating selects (source or destination);
+  DNS, client IPs and query names; proxy, full URIs. A rating that selects none of these (a port alone,
+  a proxy client alone) names no anchor and is not listed.
+* **Expanded search** of one anchor, as the tables the page shows (each type's ``search`` in its view:
+  flow, peers per class and the top ``n`` by connections and by bytes; DNS, the names a client queried
+  or the clients of a name, the top ``n``; proxy, the requests, the top ``n`` clients and the URIs it
+  referred).
 * **Storyboard**: the day's threats from the store joined to the artifacts the ``<type>_storyboard``
   asset wrote (``spot_assets/oa/storyboard.py``). A threat is *building* until its artifacts are
   there, *updating* while they are older than its last edit, else *ready*.
@@ -24,37 +26,35 @@ import ipaddress
 import re
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from resources.lake import LakeResource
 from resources.store import HIGH, Rating, Threat
+from spot_assets.datatypes import DATA_TYPES
 from spot_assets.oa import investigate
-from spot_assets.oa.storyboard import ARTIFACTS, anchor_id
-from spot_dash.data import Invalid, clean_text, is_ip, parse_ip
+from spot_assets.oa.storyboard import anchor_id
+from spot_dash.inputs import Invalid, clean_text, is_ip, parse_ip
+from spot_dash.views import view
 
 DEFAULT_TOP_N = investigate.TOP_N
 MAX_TOP_N = 500
 MAX_TITLE = 200
 MAX_DESCRIPTION = 5000
-SEARCH_ROWS = 1000  # rows of a raw-request table sent to the browser
 _CONTROL_BUT_LINES = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
-# The rating keys that name an anchor, and what kind of anchor each is.
-ANCHOR_KEYS = {"flow": (("sip", "ip"), ("dip", "ip")), "dns": (("ip_dst", "client"), ("dns_qry_name", "query")),
-               "proxy": (("fulluri", "uri"),)}
 KIND_LABELS = {"ip": "IP", "client": "client IP", "query": "query name", "uri": "URI"}
+ADDRESS_KINDS = {"ip", "client"}
 
 
 # ----- validation
 
 
 def parse_anchor(data_type: str, text: str | None) -> str:
-    """An anchor's form: an IP (flow), an IP or a query name (DNS), a URI (proxy)."""
-    if data_type == "flow":
+    """An anchor's form, by the type's anchor kinds: an IP (flow), an IP or a query name (DNS), a URI (proxy)."""
+    kinds = list(DATA_TYPES[data_type].anchors.values())
+    names = [k for k in kinds if k not in ADDRESS_KINDS]
+    if not names or (len(names) < len(kinds) and is_ip(str(text or ""))):
         return parse_ip(text)
-    if data_type == "dns" and is_ip(str(text or "")):
-        return parse_ip(text)
-    value = clean_text(text, "query name" if data_type == "dns" else "URI")
+    value = clean_text(text, KIND_LABELS[names[0]])
     if not value:
         raise Invalid("pick an item of the list")
     return value
@@ -110,7 +110,7 @@ def high_risk(ratings: list[Rating], threats: list[Threat], data_type: str) -> l
     for rating in ratings:
         if rating.severity != HIGH:
             continue
-        for key, kind in ANCHOR_KEYS[data_type]:
+        for key, kind in DATA_TYPES[data_type].anchors.items():
             value = rating.selector.get(key)
             if value:
                 kinds.setdefault(str(value), kind)
@@ -155,76 +155,13 @@ PEER_COLUMNS = ["peer", "direction", "conns", "in_conns", "out_conns", "dports",
 CLASS_LABELS = {investigate.INBOUND: "Inbound", investigate.OUTBOUND: "Outbound", investigate.TWO_WAY: "Two-way"}
 
 
-def _plural(n: int, word: str, words: str | None = None) -> str:
+def plural(n: int, word: str, words: str | None = None) -> str:
     return f"{n:,} {word if n == 1 else words or word + 's'}"
 
 
-def flow_search(lake: LakeResource, day: dt.date, ip: str, top_n: int) -> Search:
-    found = investigate.flow_expanded_search(lake, day, ip, top_n)
-    classes = found.classes
-    counts = pc.value_counts(found.peers["direction"]).to_pylist() if found.peers.num_rows else []
-    per_class = {c["values"]: c["counts"] for c in counts}
-    tables = [SearchTable(d, f"{CLASS_LABELS[d]} ({per_class.get(d, 0):,})", classes[d].select(PEER_COLUMNS),
-                          f"No {CLASS_LABELS[d].lower()} peers", f"top {top_n} by connections and top {top_n} by bytes of {per_class.get(d, 0):,}"
-                          if per_class.get(d, 0) > classes[d].num_rows else "")
-              for d in investigate.DIRECTIONS]
-    tables += [SearchTable("connections", f"Top {top_n} by connections", found.by_connections.select(PEER_COLUMNS),
-                           "No peers"),
-               SearchTable("bytes", f"Top {top_n} by bytes", found.by_bytes.select(PEER_COLUMNS), "No peers")]
-    summary = (f"{_plural(found.rows.num_rows, 'flow')} with {_plural(found.peers.num_rows, 'peer')}: "
-               + ", ".join(f"{per_class.get(d, 0):,} {CLASS_LABELS[d].lower()}" for d in investigate.DIRECTIONS))
-    return Search(ip, summary, tables)
-
-
-def dns_search(lake: LakeResource, day: dt.date, anchor: str, top_n: int) -> Search:
-    client = is_ip(anchor)
-    found = investigate.dns_expanded_search(lake, day, **({"ip": anchor} if client else {"domain": anchor}),
-                                            top_n=None)
-    queries = int(pc.sum(found["total"]).as_py() or 0)
-    if client:
-        table, key, label = found.select(["dns_qry_name", "total"]), "names", "Names queried"
-        summary = f"{anchor} made {_plural(queries, 'query', 'queries')} for {_plural(found.num_rows, 'name')}"
-    else:
-        table, key, label = found.select(["ip_dst", "total"]), "clients", "Clients"
-        summary = f"{_plural(found.num_rows, 'client')} queried {anchor} {_plural(queries, 'time')}"
-    note = f"top {top_n} of {found.num_rows:,}" if found.num_rows > top_n else ""
-    return Search(anchor, summary, [SearchTable(key, f"{label} (top {top_n})", table.slice(0, top_n), "No queries", note)])
-
-
-def _capped(table: pa.Table) -> tuple[pa.Table, str]:
-    if table.num_rows <= SEARCH_ROWS:
-        return table, ""
-    return table.slice(0, SEARCH_ROWS), f"the first {SEARCH_ROWS:,} of {table.num_rows:,}"
-
-
-def proxy_search(lake: LakeResource, day: dt.date, uri: str, top_n: int) -> Search:
-    found = investigate.proxy_expanded_search(lake, day, uri)
-    requests = found.requests
-    clients = requests.group_by("clientip", use_threads=False).aggregate([
-        ([], "count_all"), ("ts", "min"), ("ts", "max"), ("csbytes", "sum"), ("scbytes", "sum")])
-    clients = clients.rename_columns(["clientip", "requests", "first_seen", "last_seen", "csbytes", "scbytes"])
-    clients = clients.sort_by([("requests", "descending"), ("clientip", "ascending")])
-    referred = found.referred.group_by("fulluri", use_threads=False).aggregate([
-        ([], "count_all"), ("clientip", "count_distinct"), ("ts", "min")])
-    referred = referred.rename_columns(["fulluri", "requests", "clients", "first_seen"]).sort_by(
-        [("requests", "descending"), ("fulluri", "ascending")])
-    shown, note = _capped(requests.select(["ts", "clientip", "reqmethod", "respcode", "resconttype", "referer",
-                                           "useragent", "csbytes", "scbytes", "duration"]))
-    tables = [SearchTable("requests", f"Requests ({requests.num_rows:,})", shown, "No requests for it", note),
-              SearchTable("clients", f"Top {top_n} clients", clients.slice(0, top_n), "No clients",
-                          f"top {top_n} of {clients.num_rows:,}" if clients.num_rows > top_n else ""),
-              SearchTable("referred", f"Referred URIs ({referred.num_rows:,})", referred,
-                          "No request had it as its referer")]
-    summary = (f"{_plural(requests.num_rows, 'request')} from {_plural(clients.num_rows, 'client')}; it was the "
-               f"referer of {_plural(found.referred.num_rows, 'request')} for {_plural(referred.num_rows, 'URI')}")
-    return Search(uri, summary, tables)
-
-
-SEARCHES = {"flow": flow_search, "dns": dns_search, "proxy": proxy_search}
-
-
 def expanded_search(lake: LakeResource, data_type: str, day: dt.date, anchor: str, top_n: int) -> Search:
-    return SEARCHES[data_type](lake, day, anchor, top_n)
+    """The type's expanded search (``search`` of its view, ``spot_dash/views/<type>.py``)."""
+    return view(data_type).search(lake, day, anchor, top_n)
 
 
 # ----- storyboard
@@ -272,7 +209,7 @@ def story_threats(lake: LakeResource, threats: list[Threat], data_type: str, day
         else:
             # the briefing keeps whole seconds
             state = READY if stamp >= threat.updated_at.replace(microsecond=0) else UPDATING
-            names = tuple(n for n in ARTIFACTS[data_type] if n in (entry.get("artifacts") or {}))
+            names = tuple(n for n in DATA_TYPES[data_type].artifacts if n in (entry.get("artifacts") or {}))
         out.append(StoryThreat(anchor_id(threat.anchor), threat.anchor, threat.title, threat.description,
                                threat.analyst, threat.updated_at, state, names))
     return out
@@ -288,7 +225,7 @@ def chosen_threat(threats: list[StoryThreat], threat_id: str | None) -> StoryThr
 
 def artifact(lake: LakeResource, data_type: str, day: dt.date, threat: StoryThreat, name: str) -> dict | None:
     """One artifact of a built threat; None when it was not written (or cannot be read)."""
-    if name not in threat.artifacts or name not in ARTIFACTS[data_type]:
+    if name not in threat.artifacts or name not in DATA_TYPES[data_type].artifacts:
         return None
     try:
         found = lake.read_json(f"{lake.storyboard_dir(data_type, day)}/{threat.id}/{name}.json")

@@ -24,7 +24,7 @@ from resources.dagster_api import DagsterApi
 from resources.lake import LakeResource
 from spot_assets.definitions import daily_assets
 from spot_assets.partitions import RANGE_END, RANGE_START
-from spot_assets.simulation.sample import make_sample
+from tests.sample import make_sample
 from tests.test_cluster import free_port
 
 pytestmark = pytest.mark.slow
@@ -46,7 +46,7 @@ def test_two_day_asset_backfills_run_the_spark_assets_over_ranges(tmp_path):
 
     port = free_port()
     with open(tmp_path / "dagster.log", "w") as log:
-        ui = subprocess.Popen([sys.executable, "-m", "spot_assets.cli", "--config", str(config), "ui", "--host",
+        ui = subprocess.Popen([sys.executable, "-m", "spot_cli", "--config", str(config), "ui", "--host",
                                "127.0.0.1", "--port", str(port)], stdout=log, stderr=subprocess.STDOUT,
                               start_new_session=True, env=os.environ | {"DAGSTER_HOME": str(cfg.dagster_home)})
     try:

@@ -7,7 +7,7 @@ import pyarrow.csv as pacsv
 
 from resources.lake import LakeResource
 from spot_assets import schemas
-from spot_assets.cli import main
+from spot_cli.main import main
 
 DAY = dt.date(2024, 7, 8)
 

@@ -76,7 +76,7 @@ def spot(home: Path, master: str, *args: str) -> subprocess.CompletedProcess:
     config.write_text(f'home = "."\n[spark]\nmaster = "{master}"\ndriver_memory = "1g"\nexecutor_memory = "1g"\n'
                       'shuffle_partitions = 4\n[ingest]\nsettle_seconds = 0\nstart_date = 2024-01-01\n'
                       '[ml]\ntopic_count = 8\niterations = 10\n')
-    return subprocess.run([sys.executable, "-m", "spot_assets.cli", "--config", str(config), *args],
+    return subprocess.run([sys.executable, "-m", "spot_cli", "--config", str(config), *args],
                           capture_output=True, text=True, timeout=1200)
 
 

@@ -4,7 +4,7 @@ import datetime as dt
 
 import dagster as dg
 
-from spot_assets.runs import DayProgress
+from spot_cli.runs import DayProgress
 
 DAYS = [dt.date(2024, 7, 8), dt.date(2024, 7, 9)]
 

@@ -14,7 +14,7 @@ from resources.lake import LakeResource
 from spot_assets import schemas
 from spot_assets.definitions import build_definitions, resources_for
 from spot_assets.ingest import manifest
-from spot_assets.simulation.sample import make_sample
+from tests.sample import make_sample
 
 DAY = dt.date(2024, 7, 8)
 

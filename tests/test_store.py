@@ -10,6 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from resources.store import LOW, MIGRATIONS, AnalystStore, metadata
+from spot_assets.datatypes import DATA_TYPES
 
 DAY = dt.date(2024, 7, 8)
 
@@ -70,9 +71,20 @@ def test_latest_rating_of_a_selector_is_current_and_only_3_is_feedback(url):
 ])
 def test_bad_ratings_are_refused(url, selector, message):
     with pytest.raises(ValueError, match=message):
-        AnalystStore(url).rate("flow", DAY, selector, 3, "ana")
+        AnalystStore(url, types=DATA_TYPES).rate("flow", DAY, selector, 3, "ana")
     with pytest.raises(ValueError, match="severity"):
-        AnalystStore(url).rate("proxy", DAY, {"fulluri": "a.com/x"}, 4, "ana")
+        AnalystStore(url, types=DATA_TYPES).rate("proxy", DAY, {"fulluri": "a.com/x"}, 4, "ana")
+
+
+def test_a_store_without_the_types_checks_keys_against_its_columns(url):
+    store = AnalystStore(url)
+    store.rate("flow", DAY, {"dns_qry_name": "x.example.com"}, 3, "ana")  # a column, if not one of flow's keys
+    with pytest.raises(ValueError, match="flow ratings select on sip, dip, sport, dport, ip_dst, dns_qry_name, "
+                                         "clientip, fulluri, not uri"):
+        store.rate("flow", DAY, {"uri": "/x"}, 3, "ana")
+    with pytest.raises(ValueError, match="unknown data type 'dhcp'"):
+        AnalystStore(url, types=DATA_TYPES).rate("dhcp", DAY, {"sip": "10.0.0.1"}, 3, "ana")
+    assert [r.selector for r in store.ratings("flow", [DAY])] == [{"dns_qry_name": "x.example.com"}]
 
 
 def test_threats_upsert_by_anchor_and_every_change_is_audited(url):

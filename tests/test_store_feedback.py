@@ -1,12 +1,15 @@
 """Feedback on findings in the analyst store: when it is in force, undo that keeps the row, the audit,
 and a store older than the table. On SQLite and PostgreSQL alike (the ``url`` fixture of test_store)."""
 
+import dataclasses
 import datetime as dt
 
+import pyarrow as pa
 import pytest
 import sqlalchemy as sa
 
-from resources.store import (FEEDBACK_DAYS, FEEDBACK_KEYS, MIGRATIONS, AnalystStore, finding_feedback, schema_version)
+from resources.store import (FEEDBACK_COLUMNS, FEEDBACK_DAYS, MIGRATIONS, RATING_COLUMNS, AnalystStore, finding_feedback,
+                             schema_version)
 from spot_assets.datatypes import DATA_TYPES
 
 DAY = dt.date(2024, 7, 8)
@@ -71,7 +74,7 @@ def test_undo_revokes_and_keeps_the_row_and_every_write_is_audited(url):
     ({"sip": "10.0.0.1"}, 3, DAY - ONE, "cannot expire before it"),
 ])
 def test_bad_feedback_is_refused(url, entity, severity, expires, message):
-    store = AnalystStore(url)
+    store = AnalystStore(url, types=DATA_TYPES)
     with pytest.raises(ValueError, match=message):
         store.record_feedback("flow", DAY, entity, severity, "ana", expires=expires)
     assert store.audit_log() == []
@@ -102,5 +105,21 @@ def test_a_store_made_before_feedback_reads_as_none_and_is_migrated_on_open(url)
     assert _active(store, DAY) == [({"dport": 53}, 1, "*")]
 
 
-def test_feedback_names_entities_by_the_columns_of_each_types_entity():
-    assert FEEDBACK_KEYS == {name: t.entity_columns for name, t in DATA_TYPES.items()}
+def test_the_tables_have_a_column_of_the_events_type_for_every_types_keys():
+    """The store's key columns are its own schema; each type's entity and rating keys must be among them,
+    with the SQL type of the event column (a port an integer, everything else text)."""
+    def sql(arrow_type):
+        return sa.Integer if pa.types.is_integer(arrow_type) else sa.Text
+
+    feedback, rating = dict(FEEDBACK_COLUMNS), dict(RATING_COLUMNS)
+    assert set(feedback) == {c for t in DATA_TYPES.values() for c in t.entity_columns}
+    assert set(rating) == {k for t in DATA_TYPES.values() for k in t.rating_keys}
+    for t in DATA_TYPES.values():
+        assert {c: feedback[c] for c, _ in t.entity} == {c: sql(kind) for c, kind in t.entity}
+        assert {k: rating[k] for k in t.rating_keys} == {k: sql(t.events.field(k).type) for k in t.rating_keys}
+
+
+def test_a_type_whose_keys_have_no_column_is_refused_when_the_store_opens():
+    dhcp = dataclasses.replace(DATA_TYPES["flow"], name="dhcp", entity=(("mac", pa.string()),))
+    with pytest.raises(ValueError, match=r"no column for dhcp's entity column\(s\) mac: a new key needs a migration"):
+        AnalystStore("sqlite://", types={**DATA_TYPES, "dhcp": dhcp})

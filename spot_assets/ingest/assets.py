@@ -21,9 +21,9 @@ from resources.lake import LakeResource
 from resources.landing import LandingResource
 from resources.spark import SparkResource
 from spot_assets import schemas
-from spot_assets.ingest import manifest
+from spot_assets.ingest import formats, manifest
 from spot_assets.ingest.decode import events_table, ingest_file, needs_decoding, rejects_table
-from spot_assets.ingest.landing import land
+from spot_assets.ingest.landing import files_of_day, land
 from spot_assets.ingest.manifest import DECODED, DUPLICATE, QUARANTINED, ManifestEntry
 from spot_assets.partitions import SINGLE_RUN, each_day, partition_day
 
@@ -58,8 +58,8 @@ def ingest_assets(data_type: str, partitions: dg.PartitionsDefinition, max_rejec
         """Complete files of this day from the landing folder, moved byte for byte into the raw zone
         with a manifest entry each (sha256, size, status). A file seen before is not ingested twice."""
         day = partition_day(context)
-        landed = [land(lake, data_type, path, day)
-                  for path in landing.files_of_day(data_type, day, decoders.tools(data_type), partitions)]
+        tools = decoders.tools(formats.tools_needed(data_type))
+        landed = [land(lake, data_type, path, day) for path in files_of_day(landing, data_type, day, tools, partitions)]
         entries = manifest.entries(lake, data_type, day)
         for e in landed:
             context.log.info(f"landed {e.name} ({e.size} bytes) as {e.status}")
@@ -96,7 +96,7 @@ def ingest_assets(data_type: str, partitions: dg.PartitionsDefinition, max_rejec
         started = time.perf_counter()
         done = []
         if todo:
-            job = functools.partial(ingest_file, lake.root, tools=decoders.tools(data_type))
+            job = functools.partial(ingest_file, lake.root, tools=decoders.tools(formats.tools_needed(data_type)))
             done = list(decoders.map(job, todo))
         seconds = time.perf_counter() - started
         for e in done:

@@ -16,9 +16,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from resources.lake import LakeResource
+from resources.tools import Tools
 from spot_assets import schemas
 from spot_assets.ingest import formats, manifest
-from spot_assets.ingest.formats import DecodeError, Tools
+from spot_assets.ingest.formats import DecodeError
 from spot_assets.ingest.manifest import DECODED, QUARANTINED, ManifestEntry
 
 # Bump when a decoder's output changes: files decoded by an older version are decoded again.

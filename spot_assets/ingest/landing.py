@@ -1,8 +1,7 @@
-"""Landing → raw zone: which landed files are complete, which day they belong to, and the move itself.
+"""Landing → raw zone: which day a landed file belongs to, and the move itself.
 
-The successor of Spot's watchdog collector. A file is taken only when it is complete: writers either
-rename on completion (temporary names are never taken) or stop changing it for ``settle_seconds``.
-A file belongs to the day partition of its first event, as its own format reads it
+The successor of Spot's watchdog collector. A file is taken only when it is complete
+(`resources.landing`). A file belongs to the day partition of its first event, as its own format reads it
 (`formats.first_event_time`); its rows are still stored under their own hour, so a capture that runs
 past midnight puts its late rows in the next day's folders. A file whose first event cannot be found,
 or falls outside the partitions, has no day: it is refused by name (`Unplaceable`), never given today.
@@ -13,8 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import glob
 import hashlib
-import re
-import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,29 +19,14 @@ from pathlib import Path
 import dagster as dg
 
 from resources.lake import LakeResource
+from resources.landing import LandingResource, is_complete
+from resources.tools import Tools
 from spot_assets.ingest import formats, manifest
-from spot_assets.ingest.formats import DecodeError, Tools, zeek
+from spot_assets.ingest.formats import DecodeError, zeek
 from spot_assets.ingest.manifest import DUPLICATE, ManifestEntry
-
-# nfcapd writes `nfcapd.current.<pid>` while collecting; editors and copies write dot-files and `.part`.
-_TEMPORARY = re.compile(r"(^\.|\.current|\.part$|\.tmp$|\.partial$|~$)")
-
 
 class Unplaceable(ValueError):
     """A file that belongs to no day partition; the message names the file and what to do."""
-
-
-def is_complete(path: Path, settle_seconds: float, now: float | None = None) -> bool:
-    if _TEMPORARY.search(path.name) or not path.is_file():
-        return False
-    return (now or time.time()) - path.stat().st_mtime >= settle_seconds
-
-
-def complete_files(folder: Path, settle_seconds: float) -> list[Path]:
-    if not folder.is_dir():
-        return []
-    now = time.time()
-    return sorted(p for p in folder.iterdir() if is_complete(p, settle_seconds, now))
 
 
 def day_of(data_type: str, path: Path, tools: Tools, partitions: dg.TimeWindowPartitionsDefinition,
@@ -70,6 +52,20 @@ def day_of(data_type: str, path: Path, tools: Tools, partitions: dg.TimeWindowPa
                           f"{day} or earlier in spot.toml to ingest it")
     raise Unplaceable(f"{when}, after the last partition {partitions.get_last_partition_key()} (today, UTC): "
                       "check the capturing machine's clock")
+
+
+def files_of_day(landing: LandingResource, data_type: str, day: dt.date, tools: Tools,
+                 partitions: dg.TimeWindowPartitionsDefinition) -> list[Path]:
+    """The complete files of the landing folder whose first event is on ``day``. A file that belongs to
+    no day stays in the folder: the sensor names it in its log, and a run must not fail for it."""
+    files = []
+    for path in landing.complete(data_type):
+        try:
+            if day_of(data_type, path, tools, partitions) == day:
+                files.append(path)
+        except Unplaceable:
+            continue
+    return files
 
 
 def sha256_file(path: Path) -> str:
@@ -137,14 +133,9 @@ def files_named(args: list[str]) -> list[Named]:
     return found
 
 
-def _head(path: Path) -> bytes:
-    with open(path, "rb") as f:
-        return f.read(formats.SNIFF_BYTES)
-
-
-def zeek_log(path: Path) -> str:
+def _zeek_log(path: Path) -> str:
     """The Zeek log a file is, for counting what is not ingested (``other`` when it names none)."""
-    return zeek.log_path(path, _head(path)) or "other"
+    return zeek.log_of(path) or "other"
 
 
 def of_type(data_type: str, files: list[Named]) -> tuple[list[Named], Counter]:
@@ -157,19 +148,19 @@ def of_type(data_type: str, files: list[Named]) -> tuple[list[Named], Counter]:
                 formats.detect(data_type, f.path)
             taken.append(f)
         except DecodeError:
-            skipped[zeek_log(f.path)] += 1
+            skipped[_zeek_log(f.path)] += 1
     return taken, skipped
 
 
 def zeek_routes(files: list[Named], data_types: list[str]) -> tuple[dict[str, list[Named]], Counter]:
     """Zeek logs by the data type their log feeds (conn → flow, dns → dns, http → proxy); the other logs
     (ssl, files, weird...) and logs of a type not ingested, counted by log."""
-    routes, skipped = {t: [] for t in data_types if t in zeek.DATA_TYPES.values()}, Counter()
+    fed = {log.data_type for log in zeek.LOGS.values()}
+    routes, skipped = {t: [] for t in data_types if t in fed}, Counter()
     for f in files:
-        log = zeek_log(f.path)
-        data_type = zeek.DATA_TYPES.get(log)
-        if data_type in routes:
-            routes[data_type].append(f)
+        log = _zeek_log(f.path)
+        if log in zeek.LOGS and zeek.LOGS[log].data_type in routes:
+            routes[zeek.LOGS[log].data_type].append(f)
         else:
             skipped[log] += 1
     return {t: fs for t, fs in routes.items() if fs}, skipped

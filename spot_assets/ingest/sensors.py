@@ -15,6 +15,7 @@ import dagster as dg
 
 from resources.decoders import DecoderResource
 from resources.landing import LandingResource
+from spot_assets.ingest import formats
 from spot_assets.ingest.landing import Unplaceable, day_of
 
 
@@ -34,7 +35,7 @@ def landing_sensor(data_type: str, job,
             waiting[path.name] = signature
             if seen.get(path.name) == signature:
                 continue
-            tools = tools or decoders.tools(data_type)
+            tools = tools or decoders.tools(formats.tools_needed(data_type))
             try:
                 day = day_of(data_type, path, tools, partitions).isoformat()
             except Unplaceable as e:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from spot_assets.datatypes import DATA_TYPES
 from spot_assets.schemas import TS
 
 
@@ -60,8 +61,8 @@ def proxy_columns(ts: pa.Array) -> dict[str, pa.Array]:
 
 
 def with_time_columns(data_type: str, table: pa.Table) -> pa.Table:
-    """Add the derived time columns a table does not carry already."""
-    derive = {"flow": flow_columns, "dns": dns_columns, "proxy": proxy_columns}[data_type]
+    """Add the type's derived time columns (`DataType.time_columns`) a table does not carry already."""
+    derive = DATA_TYPES[data_type].time_columns
     # Their names from an empty slice: a decoder that derived them already (nfdump's, while its
     # tool still runs) is not charged for deriving them again.
     if all(name in table.column_names for name in derive(table["ts"].slice(0, 0))):

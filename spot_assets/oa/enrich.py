@@ -1,7 +1,8 @@
 """A day's suspicious events with what an analyst needs beside them: Spot's ``*_scores`` tables (spec §2.3,
 §4.2-4.4) and more, as the daily lake tables ``<type>_enriched``.
 
-Every table starts with Spot's columns in Spot's order, then adds, after them:
+Every table starts with Spot's columns in Spot's order, then adds, after them (the schema and columns of
+each type are its OA module's ``ENRICHED`` and ``enriched_columns``, ``spot_assets/oa/<type>.py``):
 
 * ``severity``: the analysts' current severity of the event (1 high, 2 medium, 3 low; null = unrated), from
   the store's ratings (``severity.py``); ``rank``: 0-based position by ascending score (Spot's flow rank;
@@ -38,7 +39,6 @@ DNS query names (as domains) and proxy full URIs (as URLs), as Spot did.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,61 +49,36 @@ import pyarrow.compute as pc
 from resources.config import ContextConfig
 from resources.store import Rating
 from spot_assets import schemas
-from spot_assets.ml.words import WORD_COLUMNS
+from spot_assets.datatypes import DATA_TYPES, FLOW
 from spot_assets.oa.context import AddressContext, MmdbGeo, load_blocks, load_iploc
-from spot_assets.oa.distinct import per_distinct
-from spot_assets.oa.domains import PARTS, domain_parts
 from spot_assets.oa.files import Log, configured
-from spot_assets.oa.iana import dns_class_names, dns_rcode_names, dns_type_names, http_status_names
-from spot_assets.oa.reputation import HttpProvider, ReputationProvider, ThreatIntelList, reputation_columns
-from spot_assets.oa.services import flow_services, protocol_names
+from spot_assets.oa.reputation import HttpProvider, ReputationProvider, ThreatIntelList
 from spot_assets.oa.severity import severity_of
 
 S, I32, I64, F64 = pa.string(), pa.int32(), pa.int64(), pa.float64()
-_SCORED = [("severity", I32), ("rank", I32)]
-_TRACE = [f for f in schemas.EVENTS["flow"] if f.name in ("ts", "source_file", "record", "uid")]
+SCORED = [("severity", I32), ("rank", I32)]
+TRACE = [f for f in FLOW.events if f.name in ("ts", "source_file", "record", "uid")]
 
 
-def _geo(prefix: str) -> list[tuple[str, pa.DataType]]:
+def geo_fields(prefix: str) -> list[tuple[str, pa.DataType]]:
     return [(f"{prefix}_country", S), (f"{prefix}_city", S), (f"{prefix}_lat", F64), (f"{prefix}_lon", F64)]
 
 
 # Spot's flow table already has internal, geoloc and domain of both ends; DNS and proxy had none of them.
-_FLOW_PLACE = [*((f"{p}_{c}", S) for p in ("src", "dst") for c in ("range", "context")), *_geo("src"), *_geo("dst")]
-_CLIENT_PLACE = [("client_internal", I32), ("client_geoloc", S), ("client_domain", S), ("client_range", S),
-                 *_geo("client")]
+CLIENT_PLACE = [("client_internal", I32), ("client_geoloc", S), ("client_domain", S), ("client_range", S),
+                *geo_fields("client")]
 
 
-FLOW_ENRICHED = pa.schema([
-    ("tstart", S), ("srcip", S), ("dstip", S), ("sport", I32), ("dport", I32), ("proto", S), ("ipkt", I64),
-    ("ibyt", I64), ("opkt", I64), ("obyt", I64), ("ml_score", F64), ("rank", I32), ("srcip_internal", I32),
-    ("dstip_internal", I32), ("src_geoloc", S), ("dst_geoloc", S), ("src_domain", S), ("dst_domain", S),
-    ("src_rep", S), ("dst_rep", S),
-    ("severity", I32), ("src_rep_level", I32), ("dst_rep_level", I32), *_FLOW_PLACE,
-    ("protocol_name", S), ("service", S), ("src_word", S), ("dst_word", S), *_TRACE,
-])
-DNS_ENRICHED = pa.schema([
-    ("frame_time", S), ("unix_tstamp", I64), ("frame_len", I64), ("ip_dst", S), ("dns_qry_name", S),
-    ("dns_qry_class", S), ("dns_qry_type", I32), ("dns_qry_rcode", I32), ("ml_score", F64), ("tld", S),
-    ("query_rep", S), ("hh", I32), ("dns_qry_class_name", S), ("dns_qry_type_name", S), ("dns_qry_rcode_name", S),
-    ("network_context", S),
-    *_SCORED, ("query_rep_level", I32), *[(p, S) for p in PARTS], *_CLIENT_PLACE, ("word", S), *_TRACE,
-])
-PROXY_ENRICHED = pa.schema([
-    ("tdate", S), ("time", S), ("clientip", S), ("host", S), ("reqmethod", S), ("useragent", S), ("resconttype", S),
-    ("duration", I32), ("username", S), ("webcat", S), ("referer", S), ("respcode", I32), ("uriport", I32),
-    ("uripath", S), ("uriquery", S), ("serverip", S), ("scbytes", I64), ("csbytes", I64), ("fulluri", S),
-    ("word", S), ("ml_score", F64), ("uri_rep", S), ("respcode_name", S), ("network_context", S),
-    *_SCORED, ("uri_rep_level", I32), ("uri_hash", S), *[(f"host_{p}", S) for p in PARTS], *_CLIENT_PLACE, *_TRACE,
-])
-ENRICHED = {"flow": FLOW_ENRICHED, "dns": DNS_ENRICHED, "proxy": PROXY_ENRICHED}
+def enriched_schema(data_type: str) -> pa.Schema:
+    """What ``<type>_enriched`` holds (``ENRICHED`` of the type's OA module)."""
+    return DATA_TYPES[data_type].oa.ENRICHED
 
 
 def suspicious_schema(data_type: str) -> pa.Schema:
     """What ``<type>_suspicious`` holds: the ML columns, the word(s) and the score."""
-    events = schemas.EVENTS[data_type]
-    return pa.schema([*(events.field(c) for c in schemas.ML_COLUMNS[data_type]),
-                      *((w, S) for w in WORD_COLUMNS[data_type]), ("score", F64)])
+    spec = DATA_TYPES[data_type]
+    return pa.schema([*(spec.events.field(c) for c in spec.ml_columns),
+                      *((w, S) for w in spec.word_rule.WORD_COLUMNS), ("score", F64)])
 
 
 # ----- context
@@ -155,61 +130,21 @@ def load_context(cfg: ContextConfig, cache_dir: Path, log: Log) -> Context:
 # ----- the tables
 
 
-def _integers(values: pa.ChunkedArray) -> pa.Array:
+def integers(values: pa.ChunkedArray) -> pa.Array:
     """Digits as int32, anything else (``-``, empty) as null: proxy logs write codes and ports as text."""
     text = pc.utf8_trim_whitespace(values.combine_chunks())
     return pc.if_else(pc.match_substring_regex(text, r"^\d{1,9}$"), text, pa.scalar(None, S)).cast(I32)
 
 
-def _prefixed(columns: dict[str, pa.Array], prefix: str) -> dict[str, pa.Array]:
+def prefixed(columns: dict[str, pa.Array], prefix: str) -> dict[str, pa.Array]:
     return {f"{prefix}_{name}": column for name, column in columns.items()}
 
 
-def _client(t: pa.Table, column: str, ctx: Context) -> dict[str, pa.Array]:
-    place = _prefixed(ctx.addresses.columns(t[column]), "client")
+def client_place(t: pa.Table, column: str, ctx: Context) -> dict[str, pa.Array]:
+    """The ``client_*`` columns of DNS and proxy, with Spot's ``network_context`` name for its context."""
+    place = prefixed(ctx.addresses.columns(t[column]), "client")
     place["network_context"] = place.pop("client_context")
     return place
-
-
-def _flow(t: pa.Table, ctx: Context, log: Log) -> dict[str, pa.Array]:
-    n = t.num_rows
-    both = pa.concat_arrays([t["sip"].combine_chunks(), t["dip"].combine_chunks()])
-    rep, level = reputation_columns("ip", both, ctx.providers, log)
-    src, dst = _prefixed(ctx.addresses.columns(t["sip"]), "src"), _prefixed(ctx.addresses.columns(t["dip"]), "dst")
-    return {
-        **src, **dst, "srcip_internal": src["src_internal"], "dstip_internal": dst["dst_internal"],
-        "tstart": t["treceived"], "srcip": t["sip"], "dstip": t["dip"],
-        "src_rep": rep[:n], "dst_rep": rep[n:], "src_rep_level": level[:n], "dst_rep_level": level[n:],
-        "protocol_name": protocol_names(t["proto"]), "service": flow_services(t["sport"], t["dport"], t["proto"]),
-    }
-
-
-def _dns(t: pa.Table, ctx: Context, log: Log) -> dict[str, pa.Array]:
-    rep, level = reputation_columns("domain", t["dns_qry_name"], ctx.providers, log)
-    parts = domain_parts(t["dns_qry_name"])
-    return {
-        **parts, **_client(t, "ip_dst", ctx), "tld": parts["registrable_domain"],
-        "query_rep": rep, "query_rep_level": level, "hh": pc.hour(t["ts"]),
-        "dns_qry_class_name": dns_class_names(t["dns_qry_class"]), "dns_qry_type_name": dns_type_names(t["dns_qry_type"]),
-        "dns_qry_rcode_name": dns_rcode_names(t["dns_qry_rcode"]),
-    }
-
-
-def uri_hash(values: pa.ChunkedArray) -> pa.Array:
-    return per_distinct(values, lambda d: {"h": pa.array([hashlib.md5(v.encode()).hexdigest() for v in d], S)})["h"]
-
-
-def _proxy(t: pa.Table, ctx: Context, log: Log) -> dict[str, pa.Array]:
-    rep, level = reputation_columns("url", t["fulluri"], ctx.providers, log)
-    return {
-        **_prefixed(domain_parts(t["host"]), "host"), **_client(t, "clientip", ctx),
-        "tdate": t["p_date"], "time": t["p_time"], "respcode": _integers(t["respcode"]),
-        "uriport": _integers(t["uriport"]), "uri_rep": rep, "uri_rep_level": level,
-        "respcode_name": http_status_names(t["respcode"]), "uri_hash": uri_hash(t["fulluri"]),
-    }
-
-
-_BUILDERS = {"flow": _flow, "dns": _dns, "proxy": _proxy}
 
 
 def enrich(data_type: str, suspicious: pa.Table, ratings: list[Rating], ctx: Context, log: Log) -> pa.Table:
@@ -217,8 +152,8 @@ def enrich(data_type: str, suspicious: pa.Table, ratings: list[Rating], ctx: Con
     t = schemas.conform(suspicious, suspicious_schema(data_type))
     t = t.sort_by([("score", "ascending"), ("ts", "ascending"), ("source_file", "ascending"), ("record", "ascending")])
     columns = {name: t[name] for name in t.column_names}
-    columns.update(_BUILDERS[data_type](t, ctx, log))
+    columns.update(DATA_TYPES[data_type].oa.enriched_columns(t, ctx, log))
     columns.update(ml_score=t["score"], rank=pa.array(np.arange(t.num_rows), I32), severity=severity_of(t, ratings))
-    schema = ENRICHED[data_type]
+    schema = enriched_schema(data_type)
     return schemas.conform(pa.table({f.name: columns[f.name] for f in schema}), schema)
 

@@ -15,6 +15,7 @@ import pyarrow.compute as pc
 from resources.config import SpotConfig
 from resources.lake import LakeResource
 from resources.store import AnalystStoreResource
+from spot_assets.datatypes import DATA_TYPES
 from spot_assets.graph import ANALYST_STORE, EAGER
 from spot_assets.oa.enrich import enrich, load_context
 from spot_assets.oa.files import Warnings
@@ -22,7 +23,7 @@ from spot_assets.partitions import partition_day
 
 
 def enrich_assets(data_type: str, partitions: dg.PartitionsDefinition, cfg: SpotConfig) -> list:
-    suspicious, enriched = f"{data_type}_suspicious", f"{data_type}_enriched"
+    suspicious, enriched = DATA_TYPES[data_type].table("suspicious"), DATA_TYPES[data_type].table("enriched")
     cache_dir = cfg.reputation_cache
 
     @dg.asset(name=enriched, group_name=data_type, deps=[dg.AssetKey(suspicious), ANALYST_STORE],

@@ -1,6 +1,6 @@
 """An event's current severity: what analysts said about it, from the ratings of the analyst store.
 
-A rating selects events by exact values of some key columns (``resources.store.RATING_KEYS``); the
+A rating selects events by exact values of some key columns (``DataType.rating_keys``); the
 event's severity is the one of the latest rating (by ``created_at``, then list order) whose values all
 equal the event's, or null when no rating selects it. Pass the ratings of the events' day
 (``AnalystStore.ratings(type, [day])``): a rating applies to the events of its own day.
@@ -8,8 +8,8 @@ equal the event's, or null when no rating selects it. Pass the ratings of the ev
 Vectorized as one hash join per set of selected columns (a flow has at most 15), so it serves the
 enrichment asset and the dashboard alike, whatever the number of events or ratings. The ``severity``
 column of ``<type>_enriched`` is this function's answer when the day was materialized; a reader that
-needs the answer of now calls it again on that table, with ``columns=ENRICHED_KEYS[type]`` (the flow
-table spells ``sip``/``dip`` as Spot's ``srcip``/``dstip``).
+needs the answer of now calls it again on that table, with ``columns=DataType.enriched_names`` (the
+flow table spells ``sip``/``dip`` as Spot's ``srcip``/``dstip``).
 """
 
 from __future__ import annotations
@@ -21,10 +21,6 @@ import numpy as np
 import pyarrow as pa
 
 from resources.store import Rating
-
-# The rating keys that ``<type>_enriched`` spells otherwise (Spot's flow_scores names).
-ENRICHED_KEYS = {"flow": {"sip": "srcip", "dip": "dstip"}, "dns": {}, "proxy": {}}
-
 
 def severity_of(events: pa.Table, ratings: Sequence[Rating], columns: Mapping[str, str] | None = None) -> pa.Array:
     """Each event's current severity (1/2/3) or null; ``columns`` maps a rating key to the table's column

@@ -17,19 +17,20 @@ from resources.config import SpotConfig
 from resources.lake import LakeResource
 from resources.store import AnalystStoreResource
 from spot_assets import schemas
+from spot_assets.datatypes import DATA_TYPES
 from spot_assets.graph import ANALYST_STORE, EAGER
-from spot_assets.oa.details import DETAILS
 from spot_assets.oa.enrich import load_context, suspicious_schema
 from spot_assets.oa.files import Warnings
-from spot_assets.oa.storyboard import ARTIFACTS, storyboard_files, write_storyboard
+from spot_assets.oa.storyboard import storyboard_files, write_storyboard
 from spot_assets.partitions import partition_day
 
 
 def oa_story_assets(data_type: str, partitions: dg.PartitionsDefinition, cfg: SpotConfig) -> list:
-    events, suspicious = dg.AssetKey(f"{data_type}_events"), f"{data_type}_suspicious"
+    spec = DATA_TYPES[data_type]
+    events, suspicious = dg.AssetKey(spec.table("events")), spec.table("suspicious")
     cache_dir = cfg.reputation_cache
 
-    @dg.asset(name=f"{data_type}_details", group_name=data_type, partitions_def=partitions, kinds={"parquet"},
+    @dg.asset(name=spec.table("details"), group_name=data_type, partitions_def=partitions, kinds={"parquet"},
               deps=[dg.AssetKey(suspicious), events], automation_condition=EAGER)
     def details(context: dg.AssetExecutionContext, lake: LakeResource):
         """What the dashboard shows under a suspicious row: the same-minute connections and chords
@@ -40,15 +41,15 @@ def oa_story_assets(data_type: str, partitions: dg.PartitionsDefinition, cfg: Sp
             rows = schemas.conform(lake.read_day(suspicious, day), suspicious_schema(data_type))
         except FileNotFoundError:
             raise dg.Failure(f"no {suspicious} for {day}: materialize it first") from None
-        tables = DETAILS[data_type](lake, day, rows)
+        tables = spec.oa.details(lake, day, rows)
         for table, data in tables.items():
             lake.replace_day(table, day, data)
         return dg.MaterializeResult(metadata={"suspicious_rows": rows.num_rows,
                                               **{f"{t}_rows": d.num_rows for t, d in tables.items()}})
 
-    @dg.asset(name=f"{data_type}_storyboard", group_name=data_type, partitions_def=partitions, kinds={"json"},
-              deps=[events, dg.AssetKey(f"{data_type}_enriched"), ANALYST_STORE],
-              description=f"The artifacts ({', '.join(ARTIFACTS[data_type])}) of every {data_type} threat saved "
+    @dg.asset(name=spec.table("storyboard"), group_name=data_type, partitions_def=partitions, kinds={"json"},
+              deps=[events, dg.AssetKey(spec.table("enriched")), ANALYST_STORE],
+              description=f"The artifacts ({', '.join(spec.artifacts)}) of every {data_type} threat saved "
                           "for the day, and the day's executive briefing.")
     def storyboard(context: dg.AssetExecutionContext, lake: LakeResource, store: AnalystStoreResource):
         day = partition_day(context)
@@ -58,9 +59,9 @@ def oa_story_assets(data_type: str, partitions: dg.PartitionsDefinition, cfg: Sp
         finally:
             analysts.engine.dispose()
         warnings = Warnings(context.log)
-        # Only flow storyboards place addresses (network context, globe); load_context also reads the
+        # Only some storyboards place addresses (network context, globe); load_context also reads the
         # reputation sources, which cost a little and are not used here.
-        ctx = load_context(cfg.context, cache_dir, warnings) if data_type == "flow" else None
+        ctx = load_context(cfg.context, cache_dir, warnings) if spec.places_addresses else None
         try:
             files = storyboard_files(lake, data_type, day, threats, ctx.addresses if ctx else None)
         finally:

@@ -9,7 +9,7 @@ import numpy as np
 import plotly.graph_objects as go
 import pyarrow as pa
 
-from spot_dash.data import Chord
+from spot_dash.details_data import Chord
 
 # D3's category20, as Spot's chord diagram used
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
@@ -173,7 +173,7 @@ def tree_figure(root: dict, styles: list[dict] = TREE_STYLES) -> go.Figure:
 
 def dendrogram_figure(tree: pa.Table, ip: str) -> go.Figure:
     """Client → query names → answers."""
-    names, answers, counts = (tree[c].to_pylist() for c in ("dns_qry_name", "dns_a", "dns_a_count"))
+    names, answers, counts = tree["dns_qry_name"].to_pylist(), tree["dns_a"].to_pylist(), tree["queries"].to_pylist()
     by_name: dict[str, list[dict]] = {}
     for name, answer, count in zip(map(plain, names), answers, counts):
         answer = plain(answer) if answer else "(no answer)"

@@ -15,74 +15,63 @@ import dash_ag_grid as dag
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from spot_dash import data
+from spot_assets.datatypes import DATA_TYPES
+from spot_dash.context_data import internal_flags, parse_reputation
+from spot_dash.suspicious_data import row_ids
+from spot_dash.views import view
 
 SUSPICIOUS = "suspicious-grid"
 DETAILS = "details-grid"
 
 
-def _col(field: str, header: str, **more) -> dict:
+def col(field: str, header: str, **more) -> dict:
     return {"field": field, "headerName": header, **more}
 
 
-def _num(field: str, header: str, **more) -> dict:
-    return _col(field, header, type="numericColumn", filter="agNumberColumnFilter",
-                valueFormatter={"function": "spotNumber(params.value)"}, **more)
+def num(field: str, header: str, **more) -> dict:
+    return col(field, header, type="numericColumn", filter="agNumberColumnFilter",
+               valueFormatter={"function": "spotNumber(params.value)"}, **more)
 
 
-def _ip(field: str, header: str, side: str | None = None) -> dict:
-    return _col(field, header, cellRenderer="IpCell", cellRendererParams={"side": side or field}, minWidth=185)
+def ip_col(field: str, header: str, side: str | None = None) -> dict:
+    return col(field, header, cellRenderer="IpCell", cellRendererParams={"side": side or field}, minWidth=185)
 
 
-def _score() -> dict:
-    return _col("score", "Score", type="numericColumn", filter="agNumberColumnFilter", sort="asc",
-                valueFormatter={"function": "spotScore(params.value)"}, maxWidth=120)
+def score_col() -> dict:
+    return col("score", "Score", type="numericColumn", filter="agNumberColumnFilter", sort="asc",
+               valueFormatter={"function": "spotScore(params.value)"}, maxWidth=120)
 
 
-def _time() -> dict:
-    return _col("time", "Time (UTC)", minWidth=165, maxWidth=180, cellDataType="text")
+def time_col() -> dict:
+    return col("time", "Time (UTC)", minWidth=165, maxWidth=180, cellDataType="text")
 
 
-def _named(view_columns: set[str], field: str, header: str) -> dict:
+def named(view_columns: set[str], field: str, header: str) -> dict:
     """The enrichment's readable name of a code (``dns_qry_type_name``) when present, else the code."""
-    return _col(f"{field}_name" if f"{field}_name" in view_columns else field, header, maxWidth=140)
+    return col(f"{field}_name" if f"{field}_name" in view_columns else field, header, maxWidth=140)
+
+
+def hour_span(time: str) -> str:
+    """The UTC hour of a row's time text, as details titles name it."""
+    hour = int(time[11:13])
+    return f"{time[:10]} {hour:02d}:00-{hour + 1:02d}:00 UTC"
 
 
 def column_defs(data_type: str, columns: set[str]) -> list[dict]:
-    if data_type == "flow":
-        return [
-            _num("rank", "Rank", maxWidth=90), _time(), _ip("sip", "Source IP", "src"), _ip("dip", "Destination IP", "dst"),
-            _num("sport", "Src port", maxWidth=110), _num("dport", "Dst port", maxWidth=110),
-            _col("proto", "Protocol", maxWidth=110), _num("ipkt", "In pkts", maxWidth=110),
-            _num("ibyt", "In bytes", maxWidth=120), _num("opkt", "Out pkts", maxWidth=110),
-            _num("obyt", "Out bytes", maxWidth=120), _score(),
-        ]
-    if data_type == "dns":
-        return [
-            _time(), _ip("ip_dst", "Client IP", "client"),
-            _col("dns_qry_name", "Query", cellRenderer="RepCell", minWidth=240, flex=2),
-            _named(columns, "dns_qry_class", "Class"), _named(columns, "dns_qry_type", "Type"),
-            _named(columns, "dns_qry_rcode", "Response"), _score(),
-        ]
-    return [
-        _time(), _ip("clientip", "Client IP", "client"), _col("reqmethod", "Method", maxWidth=110),
-        _col("host", "Host", cellRenderer="RepCell", minWidth=180), _col("webcat", "Web category", maxWidth=170),
-        _named(columns, "respcode", "Response"), _col("fulluri", "URI", minWidth=260, flex=2,
-                                                      tooltipField="fulluri"), _score(),
-    ]
+    return view(data_type).columns(columns)
 
 
 def priority_column_defs() -> list[dict]:
     """The priority order: what to read first and why (the reasons wrap, so every one of them shows)."""
     return [
-        _num("rank", "Rank", minWidth=92, maxWidth=100, sort="asc"),
-        _col("score", "Score", type="numericColumn", filter="agNumberColumnFilter", minWidth=75, maxWidth=90,
+        num("rank", "Rank", minWidth=92, maxWidth=100, sort="asc"),
+        col("score", "Score", type="numericColumn", filter="agNumberColumnFilter", minWidth=75, maxWidth=90,
              valueFormatter={"function": "params.value == null ? '' : Number(params.value).toFixed(2)"}),
-        _col("entity", "Entity", minWidth=190, wrapText=True, autoHeight=True, cellClass="reasons-cell"),
-        _col("reasons", "Reasons", minWidth=240, flex=3, wrapText=True, autoHeight=True, cellClass="reasons-cell"),
-        _col("detectors", "Detectors", minWidth=110, maxWidth=180, wrapText=True, autoHeight=True,
+        col("entity", "Entity", minWidth=190, wrapText=True, autoHeight=True, cellClass="reasons-cell"),
+        col("reasons", "Reasons", minWidth=240, flex=3, wrapText=True, autoHeight=True, cellClass="reasons-cell"),
+        col("detectors", "Detectors", minWidth=110, maxWidth=180, wrapText=True, autoHeight=True,
              cellClass="reasons-cell"),
-        _num("events", "Events", minWidth=80, maxWidth=100),
+        num("events", "Events", minWidth=80, maxWidth=100),
     ]
 
 
@@ -111,28 +100,28 @@ def _rep_text(services: list[tuple[str, str]]) -> str:
 
 
 def grid_rows(table: pa.Table, data_type: str) -> list[dict]:
-    ids = data.row_ids(table).to_pylist()
+    """Each address gets its badge, reputation and place from the enrichment's columns for it
+    (``DataType.places``, ``internal``, ``reputation``), and a row of a type whose reputation is about a
+    name or URI gets that one's badge."""
+    spec = DATA_TYPES[data_type]
+    ids = row_ids(table).to_pylist()
     times = [ts.strftime("%Y-%m-%d %H:%M:%S") if ts else "" for ts in table["ts"].to_pylist()]
     rows = [{k: _jsonable(v) for k, v in row.items()} for row in table.to_pylist()]
-    if data_type == "flow":
-        sides = {"src": ("sip", "srcip_internal", "src_rep", "src_geoloc", "src_domain"),
-                 "dst": ("dip", "dstip_internal", "dst_rep", "dst_geoloc", "dst_domain")}
-    else:
-        sides = {"client": ("ip_dst" if data_type == "dns" else "clientip", "client_internal", None, "client_geoloc",
-                            "client_domain")}
-    for side, (ip_col, flag_col, rep_col, geo_col, domain_col) in sides.items():
-        internal = data.internal_flags(table, ip_col, flag_col)
+    reputation_of = {about: rep for rep, about in spec.reputation.items()}
+    for ip_col_name, side in spec.places.items():
+        internal = internal_flags(table, ip_col_name, spec.internal.get(ip_col_name))
+        rep_col = reputation_of.get(ip_col_name)
         for row, flag in zip(rows, internal):
-            level, services = data.parse_reputation(row.get(rep_col)) if rep_col else (-1, [])
-            geo = " · ".join(x for x in (row.get(geo_col), row.get(domain_col)) if x) if geo_col else ""
+            level, services = parse_reputation(row.get(rep_col)) if rep_col else (-1, [])
+            geo = " · ".join(x for x in (row.get(f"{side}_geoloc"), row.get(f"{side}_domain")) if x)
             row[f"{side}_badge"] = "internal" if flag else f"rep{level + 1}"
             row[f"{side}_rep_tip"] = "" if flag else _rep_text(services)
             row[f"{side}_geo_tip"] = "" if flag else (f"Location: {geo}" if geo else "")
-    rep_col = data.REPUTATION[data_type][0]
+    named_rep = [rep for rep, about in spec.reputation.items() if about not in spec.places]
     for row, row_id, time in zip(rows, ids, times):
         row["_id"], row["time"] = row_id, time
-        if data_type != "flow":
-            level, services = data.parse_reputation(row.get(rep_col))
+        for rep_col in named_rep:
+            level, services = parse_reputation(row.get(rep_col))
             row["rep_badge"], row["rep_tip"] = f"rep{level + 1}", _rep_text(services)
     return rows
 
@@ -170,7 +159,7 @@ _NUMERIC = {"sport", "dport", "stos", "ibyt", "ipkt", "obyt", "opkt", "input", "
             "csbytes", "dns_qry_type", "dns_qry_rcode"}
 
 
-# Expanded-search columns (spot_dash/threat_data.py) beyond the events' own.
+# Expanded-search columns (``search`` of spot_dash/views/<type>.py) beyond the events' own.
 SEARCH_HEADERS = {
     **DETAIL_HEADERS, "peer": "Peer IP", "direction": "Class", "conns": "Connections", "in_conns": "To the IP",
     "out_conns": "From the IP", "dports": "Dst ports", "maxbytes": "Max bytes", "avgbytes": "Avg bytes",
@@ -190,7 +179,7 @@ def table_grid(grid_id: str, table: pa.Table, headers: dict[str, str], numeric: 
     if numeric is None:
         numeric = {f.name for f in table.schema if pa.types.is_integer(f.type) or pa.types.is_floating(f.type)}
     times = {f.name for f in table.schema if pa.types.is_timestamp(f.type)}
-    columns = [(_num if c in numeric else _col)(c, headers.get(c, c), tooltipField=c, minWidth=110,
+    columns = [(num if c in numeric else col)(c, headers.get(c, c), tooltipField=c, minWidth=110,
                                                 **({"cellDataType": "text"} if c in times else {}))
                for c in table.column_names]
     for c in times:

@@ -9,11 +9,17 @@ import urllib.parse
 import dash
 from dash import Input, Output, State, dcc, html
 
+from spot_assets.datatypes import DATA_TYPES
+
 NAV = "spot-nav"  # the shell's dcc.Location: callbacks navigate by setting its href
 DATE = "header-date"
 PAGE_DAY = "header-page-day"
-TYPE_LABELS = {"flow": "Flows", "dns": "DNS", "proxy": "Proxy"}
 TYPE_SLOT = "<data_type>"
+
+
+def type_title(data_type: str | None) -> str:
+    """The type's title for a page title; empty for what is not a type (the page explains it)."""
+    return DATA_TYPES[data_type].title if data_type in DATA_TYPES else ""
 
 
 def page_href(template: str, data_type: str, **query) -> str:
@@ -31,8 +37,8 @@ def nav_pages() -> list[dict]:
 def header(data_type: str, template: str, day: dt.date | None, days: list[dt.date], user: str | None,
            date_picker: bool = True):
     date = day.isoformat() if day else None
-    types = [dcc.Link(TYPE_LABELS[t], href=page_href(template, t, date=date), id=f"type-{t}",
-                      className="type-tab active" if t == data_type else "type-tab") for t in TYPE_LABELS]
+    types = [dcc.Link(spec.title, href=page_href(template, t, date=date), id=f"type-{t}",
+                      className="type-tab active" if t == data_type else "type-tab") for t, spec in DATA_TYPES.items()]
     pages = [dcc.Link(p["name"], href=page_href(p["path_template"], data_type, date=date),
                       className="nav-link active" if p["path_template"] == template else "nav-link")
              for p in nav_pages()]

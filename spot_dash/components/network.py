@@ -1,12 +1,13 @@
-"""The network view: cytoscape styles per data type (Spot's shapes and colours) and the highlight of
-the selected row's nodes and link. Elements come from ``spot_dash.data.network_elements``."""
+"""The network view: the cytoscape graph, its shared styles, the highlight of the selected row's nodes
+and link, and the legend. Each type's styles, legend and elements are its view's
+(``spot_dash/views/<type>.py``, ``spot_dash.network_data``)."""
 
 from __future__ import annotations
 
 import dash_cytoscape as cyto
 from dash import html
 
-from spot_dash import data
+from spot_dash.views import view
 
 GRAPH = "network-graph"
 HOVER = "network-hover"
@@ -15,42 +16,19 @@ FILTER_ITEM = "filter-by"
 ORANGE, BLUE, DARK = "#f7a706", "#5bc0de", "#14202e"
 REP_COLOURS = {"rep0": "#9aa5b1", "rep1": "#7b8794", "rep2": BLUE, "rep3": ORANGE, "rep4": "#d64545"}
 
-_NODE = {
+NODE = {
     "label": "data(label)", "font-size": 10, "color": "#3e4c59", "text-valign": "bottom", "text-margin-y": 3,
     "border-width": 2, "border-color": "#ffffff", "width": "mapData(hits, 1, 12, 22, 48)",
     "height": "mapData(hits, 1, 12, 22, 48)", "text-max-width": 140, "text-wrap": "ellipsis",
 }
-_EDGE = {"width": "mapData(weight, 0, 30, 1, 6)", "line-color": "mapData(weight, 0, 30, #c3ccd6, #7b2cbf)",
-         "curve-style": "bezier", "opacity": 0.85}
+EDGE = {"width": "mapData(weight, 0, 30, 1, 6)", "line-color": "mapData(weight, 0, 30, #c3ccd6, #7b2cbf)",
+        "curve-style": "bezier", "opacity": 0.85}
 
-BASE = {
-    "flow": [
-        {"selector": "node", "style": {**_NODE, "background-color": ORANGE, "shape": "ellipse"}},
-        {"selector": ".internal", "style": {"background-color": BLUE, "shape": "diamond"}},
-        {"selector": "edge", "style": _EDGE},
-    ],
-    "dns": [
-        {"selector": "node", "style": {**_NODE, "background-color": ORANGE, "shape": "ellipse"}},
-        {"selector": ".domain", "style": {"background-color": BLUE, "shape": "diamond"}},
-        {"selector": "edge", "style": _EDGE},
-    ],
-    "proxy": [
-        {"selector": "node", "style": {**_NODE, "background-color": REP_COLOURS["rep0"],
-                                       "width": "mapData(hits, 1, 250, 14, 48)", "height": "mapData(hits, 1, 250, 14, 48)"}},
-        *({"selector": f".{cls}", "style": {"background-color": colour}} for cls, colour in REP_COLOURS.items()),
-        {"selector": ".root", "style": {"background-color": DARK, "shape": "star", "width": 34, "height": 34,
-                                        "font-weight": "bold"}},
-        {"selector": ".expanded", "style": {"border-color": DARK, "border-width": 2}},
-        {"selector": ".client", "style": {"shape": "round-rectangle"}},
-        {"selector": "edge", "style": {"width": 1.5, "line-color": "#c3ccd6", "curve-style": "bezier",
-                                       "target-arrow-shape": "none"}},
-    ],
-}
 # The priority order's entities: an end of any value, and a proxy entity's host (a site: not the tree's host level).
 ENTITY_RULES = [
     {"selector": ".any", "style": {"background-color": "#ffffff", "border-color": "#9aa5b1", "border-style": "dashed"}},
-    {"selector": ".site", "style": {"background-color": BLUE, "shape": "diamond", "width": _NODE["width"],
-                                    "height": _NODE["height"]}},
+    {"selector": ".site", "style": {"background-color": BLUE, "shape": "diamond", "width": NODE["width"],
+                                    "height": NODE["height"]}},
 ]
 _PICKED = {"border-color": "#e8590c", "border-width": 4, "opacity": 1, "z-index": 10, "font-size": 15,
            "font-weight": "bold", "color": "#14202e", "text-background-color": "#ffffff",
@@ -59,11 +37,11 @@ _PICKED = {"border-color": "#e8590c", "border-width": 4, "opacity": 1, "z-index"
 
 def stylesheet(data_type: str, highlight: list[str] = ()) -> list[dict]:
     """Spot's selection: the row's nodes and link stand out, everything else fades."""
-    rules = list(BASE[data_type]) + ENTITY_RULES
+    rules = list(view(data_type).STYLE) + ENTITY_RULES
     if highlight:
         rules.append({"selector": "node, edge", "style": {"opacity": 0.35}})
         for element_id in highlight:
-            # ids are hex digests (data.node_id), safe inside a selector
+            # ids are hex digests (network_data.node_id), safe inside a selector
             rules.append({"selector": f'node[id = "{element_id}"]', "style": _PICKED})
             rules.append({"selector": f'edge[id = "{element_id}"]',
                           "style": {"line-color": "#e8590c", "width": 5, "opacity": 1, "z-index": 10}})
@@ -72,20 +50,17 @@ def stylesheet(data_type: str, highlight: list[str] = ()) -> list[dict]:
 
 def layout_for(data_type: str, elements: list[dict], tree: bool = True) -> dict:
     """``tree``: the proxy view is Spot's hierarchy (the priority order's entities are a plain graph)."""
-    if data_type == "proxy" and tree:
-        root = data.node_id("root", "Proxy")
+    if view(data_type).TREE and tree:
+        root = view(data_type).ROOT
         return {"name": "breadthfirst", "roots": f'[id = "{root}"]', "directed": True, "spacingFactor": 1.1,
                 "animate": False, "fit": True, "padding": 20}
     return {"name": "cose", "animate": False, "randomize": False, "fit": True, "padding": 24,
             "nodeRepulsion": 2048, "idealEdgeLength": 40, "componentSpacing": 30, "numIter": 600}
 
 
-CONTEXT_LABEL = {"flow": "Filter by this IP", "dns": "Filter by this IP or domain", "proxy": "Filter by this path or IP"}
-
-
 def network_view(data_type: str, entities: bool = False):
     """``entities``: the priority order's view, a link per entity (not the proxy tree)."""
-    menu = [{"id": FILTER_ITEM, "label": CONTEXT_LABEL[data_type], "availableOn": ["node"],
+    menu = [{"id": FILTER_ITEM, "label": view(data_type).FILTER_MENU, "availableOn": ["node"],
              "tooltipText": "reload the list with this value as the filter"}]
     return html.Div([
         cyto.Cytoscape(id=GRAPH, elements=[], stylesheet=stylesheet(data_type), layout=layout_for(data_type, []),
@@ -96,24 +71,11 @@ def network_view(data_type: str, entities: bool = False):
     ], className="network-wrap")
 
 
-LEGEND = {
-    "flow": [("diamond", BLUE, "internal"), ("circle", ORANGE, "external")],
-    "dns": [("diamond", BLUE, "domain"), ("circle", ORANGE, "client IP")],
-    "proxy": [("circle", REP_COLOURS["rep4"], "high"), ("circle", REP_COLOURS["rep3"], "medium"),
-              ("circle", REP_COLOURS["rep2"], "low"), ("circle", REP_COLOURS["rep0"], "no reputation")],
-}
-HINT = {"flow": "click an IP: its chord diagram · right click: filter",
-        "dns": "click a client: its queries · right click: filter",
-        "proxy": "click: expand or collapse · right click: filter"}
-# The priority order draws proxy entities as client → host links, not Spot's tree.
-ENTITY_LEGEND = {**LEGEND, "proxy": [("circle", REP_COLOURS["rep0"], "client IP"), ("diamond", BLUE, "host")]}
-ENTITY_HINT = {**HINT, "proxy": "right click: filter"}
-
-
 def legend(data_type: str, entities: bool = False):
+    shown = view(data_type)
     if entities:
-        return _legend(ENTITY_LEGEND[data_type] + [("circle any", "#ffffff", "* any value")], ENTITY_HINT[data_type])
-    return _legend(LEGEND[data_type], HINT[data_type])
+        return _legend(shown.ENTITY_LEGEND + [("circle any", "#ffffff", "* any value")], shown.ENTITY_HINT)
+    return _legend(shown.LEGEND, shown.HINT)
 
 
 def _legend(items: list[tuple[str, str, str]], hint: str):

@@ -8,9 +8,12 @@ import datetime as dt
 
 from dash import html
 
-from spot_dash import context, data
+from spot_assets.datatypes import DATA_TYPES
+from spot_dash import context
 from spot_dash.components.common import empty_state
-from spot_dash.components.header import TYPE_LABELS, header, page_href
+from spot_dash.components.header import header, page_href
+from spot_dash.inputs import Invalid, parse_day, parse_type
+from spot_dash.suspicious_data import suspicious_tables
 
 
 @dataclasses.dataclass
@@ -26,7 +29,7 @@ class DayPage:
 def stored_day(params: dict) -> tuple[str, dt.date]:
     """The type and day a page stored for its callbacks, as the browser sent them back, validated
     again (they are user input too)."""
-    return data.parse_type(params.get("data_type")), data.parse_day(params.get("day"))
+    return parse_type(params.get("data_type")), parse_day(params.get("day"))
 
 
 def day_page(data_type: str | None, date: str | None, template: str) -> DayPage | html.Div | html.Main:
@@ -34,18 +37,18 @@ def day_page(data_type: str | None, date: str | None, template: str) -> DayPage 
     with a suspicious list; without ``date``, the latest of them."""
     app = context.current()
     try:
-        data_type = data.parse_type(data_type)
-    except data.Invalid as e:
+        data_type = parse_type(data_type)
+    except Invalid as e:
         return html.Main(empty_state("Unknown page", str(e), "warn"), className="page")
-    days = sorted({d for t in data.suspicious_tables(data_type) for d in app.lake.days(t)})
+    days = sorted({d for t in suspicious_tables(data_type) for d in app.lake.days(t)})
     user = app.analyst() if app.login_required else None
     try:
-        day = data.parse_day(date) if date else (days[-1] if days else None)
-    except data.Invalid as e:
+        day = parse_day(date) if date else (days[-1] if days else None)
+    except Invalid as e:
         return html.Div([header(data_type, template, None, days, user),
                          html.Main(empty_state("That is not a day", str(e), "warn"), className="page")])
     page = DayPage(data_type, day, header(data_type, template, day, days, user))
-    label = TYPE_LABELS[data_type]
+    label = DATA_TYPES[data_type].title
     if day is None:
         return page.main(empty_state(
             f"No suspicious {label} yet",

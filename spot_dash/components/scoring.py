@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from dash import dcc, html
 
-from resources.store import FEEDBACK_DAYS, RATING_KEYS
+from resources.store import FEEDBACK_DAYS
+from spot_assets.datatypes import DATA_TYPES
 from spot_dash import priority_data as prio
+from spot_dash.views import view
 
 RISK = "score-risk"
 QUICK = "score-quick"
@@ -20,8 +22,6 @@ FINDING = "score-finding"
 
 KEY_LABELS = {"sip": "Source IP", "dip": "Destination IP", "sport": "Source port", "dport": "Destination port",
               "ip_dst": "Client IP", "dns_qry_name": "Query", "clientip": "Client IP", "fulluri": "Full URI"}
-QUICK_LABEL = {"flow": "Quick IP scoring", "dns": "Quick query scoring", "proxy": "Quick URI scoring"}
-QUICK_PLACEHOLDER = {"flow": "an IP, as source or destination", "dns": "a query name", "proxy": "a full URI"}
 
 
 def key_dropdown_id(key: str) -> dict:
@@ -50,7 +50,7 @@ def _risk(findings: bool):
 
 def scoring_panel(data_type: str, findings: bool = False):
     """``findings``: the panel of the priority order, which rates the selected row's entity."""
-    keys = RATING_KEYS[data_type]
+    keys = DATA_TYPES[data_type].rating_keys
     boxes = [html.Div([html.Label(KEY_LABELS[k], className="field-label"),
                        dcc.Dropdown(id=key_dropdown_id(k), options=options([]), value="all", clearable=False,
                                     searchable=True, className="key-box")], className="field")
@@ -64,8 +64,8 @@ def scoring_panel(data_type: str, findings: bool = False):
         html.P("Select a row of the list to rate it.", id=FINDING, className="finding-target", hidden=not findings),
         html.Div([
             html.Div(boxes, className=f"key-grid keys-{len(keys)}"),
-            html.Div([html.Label(QUICK_LABEL[data_type], htmlFor=QUICK, className="field-label"),
-                      dcc.Input(id=QUICK, type="text", placeholder=QUICK_PLACEHOLDER[data_type], debounce=False,
+            html.Div([html.Label(view(data_type).QUICK_LABEL, htmlFor=QUICK, className="field-label"),
+                      dcc.Input(id=QUICK, type="text", placeholder=view(data_type).QUICK_PLACEHOLDER, debounce=False,
                                 maxLength=512, className="text-input")], className="field"),
         ], hidden=findings),
         html.Div([html.Span("Risk", className="field-label"), _risk(findings)], className="field risk-field"),

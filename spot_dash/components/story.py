@@ -17,8 +17,9 @@ import math
 import dash
 import plotly.graph_objects as go
 
-from spot_dash.components.charts import FONT, base_figure, human_bytes, plain, tree_figure
+from spot_dash.components.charts import FONT, base_figure, human_bytes, plain
 from spot_dash.threat_data import CLASS_LABELS
+from spot_dash.views import view
 
 DIRECTION_COLOURS = {"inbound": "#1f6feb", "outbound": "#e8590c", "two-way": "#7b2cbf"}
 WITH_CHILDREN, WITHOUT_CHILDREN = "#0071c5", "#939598"  # Spot's impact bars
@@ -109,9 +110,7 @@ def proxy_sankey(dendro: dict) -> go.Figure:
 
 
 def progression_figure(data_type: str, dendro: dict) -> go.Figure:
-    if data_type == "proxy":
-        return proxy_sankey(dendro)
-    return tree_figure(flow_tree(dendro) if data_type == "flow" else dns_tree(dendro))
+    return view(data_type).progression(dendro)
 
 
 # ----- impact analysis
@@ -190,18 +189,6 @@ def map_figure(globe: dict) -> go.Figure:
 
 # ----- timeline
 
-TIMELINE = {  # entity, count and its word, per type
-    "flow": ("peer", "conns", "connection"),
-    "dns": ("name", "queries", "query"),
-    "proxy": ("clientip", "requests", "request"),
-}
-
-
-def _response_family(codes: list) -> str:
-    worst = max((str(c) for c in codes if str(c)[:1] in "2345" and len(str(c)) == 3), default="")
-    return f"{worst[0]}xx" if worst else "other"
-
-
 def _minute(start: str) -> str:
     return start[:19].replace("T", " ")
 
@@ -209,25 +196,18 @@ def _minute(start: str) -> str:
 def timeline_figure(data_type: str, timeline: dict) -> go.Figure:
     """One line per peer, client or name, busiest first; a drop per minute sized by its count.
     Zoom with the wheel or the range slider, drag to pan."""
-    entity, value, word = TIMELINE[data_type]
+    shown = view(data_type)
+    entity, value, word = shown.TIMELINE
     rows = timeline["rows"]
     totals: dict[str, int] = {}
     for r in rows:
         totals[r[entity]] = totals.get(r[entity], 0) + r[value]
     order = sorted(totals, key=lambda e: (-totals[e], str(e)))
     biggest = max((r[value] for r in rows), default=1)
-    if data_type == "flow":
-        group = lambda r: r["direction"]  # noqa: E731
-        colours, names = DIRECTION_COLOURS, CLASS_LABELS
-    elif data_type == "proxy":
-        group = lambda r: _response_family(r["respcodes"])  # noqa: E731
-        colours, names = RESPONSE_COLOURS, {k: f"response {k}" for k in RESPONSE_COLOURS}
-    else:
-        group = lambda r: "queries"  # noqa: E731
-        colours, names = {"queries": "#1f6feb"}, {"queries": "queries"}
+    colours, names = shown.TIMELINE_COLOURS, shown.TIMELINE_NAMES
     groups: dict[str, list[dict]] = {}
     for r in rows:
-        groups.setdefault(group(r), []).append(r)
+        groups.setdefault(shown.timeline_group(r), []).append(r)
     fig = base_figure(max(240, 30 * len(order) + 130))
     times = sorted(_minute(r["start"]) for r in rows)
     for key, members in groups.items():
@@ -235,9 +215,9 @@ def timeline_figure(data_type: str, timeline: dict) -> go.Figure:
             x=[_minute(r["start"]) for r in members], y=[plain(r[entity]) for r in members], mode="markers",
             name=names[key], marker=dict(size=[8 + 14 * math.sqrt(r[value] / biggest) for r in members],
                                          color=colours[key], opacity=0.8, line=dict(width=1, color="#fff")),
-            hoverinfo="text", hovertext=[_timeline_hover(data_type, r, entity, value, word) for r in members]))
+            hoverinfo="text", hovertext=[_timeline_hover(shown, r, entity, value, word) for r in members]))
     fig.update_layout(
-        showlegend=data_type != "dns", legend=dict(orientation="h", x=0, y=1.02, yanchor="bottom"), dragmode="zoom",
+        showlegend=shown.TIMELINE_LEGEND, legend=dict(orientation="h", x=0, y=1.02, yanchor="bottom"), dragmode="zoom",
         margin=dict(l=10, r=20, t=30, b=10),
         xaxis=dict(type="date", gridcolor="#e4e7eb", range=padded(times[0], times[-1]),
                    rangeslider=dict(visible=True, thickness=0.07)),
@@ -253,11 +233,6 @@ def padded(first: str, last: str) -> list[str]:
     return [(a - pad).isoformat(sep=" "), (b + pad).isoformat(sep=" ")]
 
 
-def _timeline_hover(data_type: str, r: dict, entity: str, value: str, word: str) -> str:
-    text = f"<b>{plain(r[entity])}</b><br>{_minute(r['start'])[:16]} UTC · {_count(r[value], word)}"
-    if data_type == "flow":
-        ports = ", ".join(map(str, r["dports"][:8])) + (" …" if len(r["dports"]) > 8 else "")
-        text += f"<br>{human_bytes(r['ibyt'] or 0)} · ports {ports}"
-    elif data_type == "proxy":
-        text += f"<br>{r['duration'] or 0:,} ms · responses {plain(', '.join(map(str, r['respcodes'])))}"
-    return text
+def _timeline_hover(shown, r: dict, entity: str, value: str, word: str) -> str:
+    return f"<b>{plain(r[entity])}</b><br>{_minute(r['start'])[:16]} UTC · {_count(r[value], word)}" + \
+        shown.timeline_hover(r)

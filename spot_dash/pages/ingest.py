@@ -10,15 +10,18 @@ import dash
 import pyarrow.compute as pc
 from dash import Input, Output, State, callback, ctx, dcc, html
 
-from spot_dash import context, data
+from spot_assets.datatypes import DATA_TYPES
+from spot_dash import context
 from spot_dash.components import charts
 from spot_dash.components.common import card, empty_state
-from spot_dash.components.header import NAV, TYPE_LABELS, header
+from spot_dash.components.header import NAV, header, type_title
+from spot_dash.ingest_data import ingest_series
+from spot_dash.inputs import Invalid, parse_range, parse_type
 
 TEMPLATE = "/<data_type>/ingest"
 
 dash.register_page(__name__, path_template=TEMPLATE, path="/flow/ingest", name="Ingest summary", order=90,
-                   title=lambda data_type=None: f"Spot · {TYPE_LABELS.get(data_type, '')} ingest summary")
+                   title=lambda data_type=None: f"Spot · {type_title(data_type)} ingest summary")
 
 RANGE, CHART, ERROR, TYPE = "ingest-range", "ingest-chart", "ingest-error", "ingest-type"
 
@@ -26,21 +29,21 @@ RANGE, CHART, ERROR, TYPE = "ingest-range", "ingest-chart", "ingest-error", "ing
 def layout(data_type: str | None = None, start: str | None = None, end: str | None = None, **_):
     app = context.current()
     try:
-        data_type = data.parse_type(data_type)
-    except data.Invalid as e:
+        data_type = parse_type(data_type)
+    except Invalid as e:
         return html.Main(empty_state("Unknown page", str(e), "warn"), className="page")
-    days = app.lake.days(f"{data_type}_ingest_summary")
+    days = app.lake.days(DATA_TYPES[data_type].table("ingest_summary"))
     user = app.analyst() if app.login_required else None
     top = header(data_type, TEMPLATE, days[-1] if days else None, days, user, date_picker=False)
     try:
-        first, last = data.parse_range(start, end, days[-1] if days else today())
-    except data.Invalid as e:
+        first, last = parse_range(start, end, days[-1] if days else today())
+    except Invalid as e:
         return html.Div([top, html.Main(empty_state("That is not a period", str(e), "warn"), className="page")])
-    series = data.ingest_series(app.lake, data_type, first, last)
+    series = ingest_series(app.lake, data_type, first, last)
     picker = dcc.DatePickerRange(id=RANGE, start_date=first.isoformat(), end_date=last.isoformat(),
                                  display_format="YYYY-MM-DD", first_day_of_week=1, minimum_nights=0,
                                  className="range-picker")
-    label = TYPE_LABELS[data_type]
+    label = DATA_TYPES[data_type].title
     if series.num_rows:
         minutes = series["minute"]
         title = (f"{label}: seeing data from {minutes[0].as_py():%Y-%m-%d %H:%M} to {minutes[-1].as_py():%Y-%m-%d %H:%M}"
@@ -76,8 +79,8 @@ def change_period(start, end, data_type):
     if not ctx.triggered or not ctx.triggered[0]["value"]:
         raise dash.exceptions.PreventUpdate
     try:
-        data_type = data.parse_type(data_type)
-        first, last = data.parse_range((start or "")[:10] or None, (end or "")[:10] or None, today())
-    except data.Invalid as e:
+        data_type = parse_type(data_type)
+        first, last = parse_range((start or "")[:10] or None, (end or "")[:10] or None, today())
+    except Invalid as e:
         return dash.no_update, str(e)
     return f"/{data_type}/ingest?{urllib.parse.urlencode({'start': first, 'end': last})}", ""

@@ -14,19 +14,19 @@ import datetime as dt
 import dash
 from dash import ALL, Input, Output, State, callback, ctx, dcc, html
 
+from spot_assets.datatypes import DATA_TYPES
 from spot_assets.oa.investigate import DIRECTIONS
-from spot_assets.oa.storyboard import ARTIFACTS
 from spot_dash import context
 from spot_dash import threat_data as td
 from spot_dash.components import story
 from spot_dash.components.common import card, empty_state, notice
-from spot_dash.components.header import TYPE_LABELS, page_href
+from spot_dash.components.header import page_href, type_title
 from spot_dash.components.page import DayPage, day_page, stored_day
 
 TEMPLATE = "/<data_type>/storyboard"
 
 dash.register_page(__name__, path_template=TEMPLATE, path="/flow/storyboard", name="Storyboard", order=3,
-                   title=lambda data_type=None: f"Spot · {TYPE_LABELS.get(data_type, '')} storyboard")
+                   title=lambda data_type=None: f"Spot · {type_title(data_type)} storyboard")
 
 PARAMS, SELECTED, STATES, POLL, BRIEFING = "story-params", "story-selected", "story-states", "story-poll", "briefing"
 BRIEF, PANEL = "brief", "story-panel"
@@ -52,14 +52,16 @@ def layout(data_type: str | None = None, date: str | None = None, threat: str | 
                 "/<data_type>/threats", data_type, date=day.isoformat())),
              " and save a threat summary: its storyboard appears here."]), class_name="briefing-card"))
     chosen = td.chosen_threat(threats, threat)
-    panels = {name: card(PANEL_TITLES[name], html.Div(panel(data_type, day, chosen, name), id={"type": PANEL, "name": name},
-                                                      className="panel-body"), class_name=f"panel-card {name}-card")
-              for name in ARTIFACTS[data_type]}
+    panels = {name: card(PANEL_TITLES[name], html.Div(panel(data_type, day, chosen, name),
+                                                      id={"type": PANEL, "name": name}, className="panel-body"),
+                         class_name=f"panel-card {name}-card")
+              for name in DATA_TYPES[data_type].artifacts}
     rows = [html.Div([card("Executive threat briefing", html.Div(briefing_list(threats, chosen), id=BRIEFING),
-                           class_name="briefing-card"), panels["dendro"]], className="row story-row")]
-    if data_type == "flow":
-        rows.append(html.Div([panels["impact"], panels["globe"]], className="row story-row"))
-    rows.append(panels["timeline"])
+                           class_name="briefing-card"), panels.pop("dendro")], className="row story-row")]
+    timeline = panels.pop("timeline")
+    if panels:  # the type's other artifacts (flow: impact and map) between the two
+        rows.append(html.Div(list(panels.values()), className="row story-row"))
+    rows.append(timeline)
     return page.main([
         dcc.Store(id=PARAMS, data={"data_type": data_type, "day": day.isoformat()}),
         dcc.Store(id=SELECTED, data=chosen.id), dcc.Store(id=STATES, data=td.states(threats)),
@@ -162,7 +164,8 @@ def redraw(params: dict, selected: str | None, unless: dict | None = None) -> tu
     chosen = td.chosen_threat(threats, selected)
     if now == unless or chosen is None:
         raise dash.exceptions.PreventUpdate
-    return (briefing_list(threats, chosen), [panel(data_type, day, chosen, name) for name in ARTIFACTS[data_type]],
+    return (briefing_list(threats, chosen),
+            [panel(data_type, day, chosen, name) for name in DATA_TYPES[data_type].artifacts],
             not td.building(threats), now)
 
 

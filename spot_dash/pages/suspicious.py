@@ -1,7 +1,8 @@
 """Suspicious: the day's priority list (or Spot's top suspicious events), the network view, details and scoring.
 
-One module for the three types (``/<data_type>/suspicious``): the layout and every callback are shared,
-and what differs per type lives in the data functions and component builders. The page's state is in
+One module for every type (``/<data_type>/suspicious``): the layout and every callback are shared,
+and what differs per type is the spec's (``spot_assets.datatypes``) or the type's view's
+(``spot_dash/views/<type>.py``). The page's state is in
 the URL (``?date=…&filter=…&order=lda``), as Spot kept it in the hash; callbacks re-validate whatever
 the browser sends back.
 
@@ -21,18 +22,22 @@ import dash
 import pyarrow as pa
 from dash import ALL, Input, Output, State, callback, clientside_callback, ctx, dcc, html
 
-from resources.store import RATING_KEYS
-from spot_dash import context, data
+from spot_assets.datatypes import DATA_TYPES
+from spot_dash import context, details_data, network_data, scoring_data
 from spot_dash import priority_data as prio
-from spot_dash.components import charts, grid, network, scoring
+from spot_dash import suspicious_data as sd
+from spot_dash.components import grid, network, scoring
 from spot_dash.components.common import card, empty_state, notice
-from spot_dash.components.header import NAV, TYPE_LABELS
+from spot_dash.components.header import NAV, type_title
 from spot_dash.components.page import DayPage, day_page, stored_day
+from spot_dash.exports import csv_bytes
+from spot_dash.inputs import MAX_TEXT, Filter, Invalid, is_ip, parse_filter, parse_type
+from spot_dash.views import view
 
 TEMPLATE = "/<data_type>/suspicious"
 
 dash.register_page(__name__, path_template=TEMPLATE, path="/flow/suspicious", name="Suspicious",
-                   order=1, title=lambda data_type=None: f"Spot · {TYPE_LABELS.get(data_type, '')} suspicious")
+                   order=1, title=lambda data_type=None: f"Spot · {type_title(data_type)} suspicious")
 
 PARAMS, SAVED, PENDING, EXPANDED = "page-params", "saved-count", "pending-criteria", "proxy-expanded"
 FILTER, FILTER_GO, FILTER_CLEAR, FILTER_ERROR = "filter-input", "filter-go", "filter-clear", "filter-error"
@@ -43,8 +48,6 @@ EXPORT, DOWNLOAD = "export-csv", "export-download"
 ORDER, ORDER_NOTE = "list-order", "order-note"
 FEEDBACK_LIST, FEEDBACK_MESSAGE = "feedback-list", "feedback-message"
 
-FILTER_PLACEHOLDER = {"flow": "IP address", "dns": "client IP or part of a query name",
-                      "proxy": "client IP or part of a URI"}
 NO_SELECTION = ("Select a row of the suspicious list", "Its events appear here; click a node of the network view "
                 "for the IP's picture.")
 
@@ -53,7 +56,7 @@ def _order(data_type: str, day: dt.date, requested: str | None) -> str:
     """The order a page shows: the priority list when asked for (the default) and the day has one."""
     try:
         wanted = prio.parse_order(requested)
-    except data.Invalid:
+    except Invalid:
         wanted = prio.PRIORITY
     if wanted == prio.PRIORITY and prio.has_priority(context.current().lake, data_type, day):
         return prio.PRIORITY
@@ -68,7 +71,7 @@ def layout(data_type: str | None = None, date: str | None = None, filter: str | 
     data_type, day = page.data_type, page.day
     shown = _order(data_type, day, order)
     available = prio.has_priority(context.current().lake, data_type, day)
-    params = {"data_type": data_type, "day": day.isoformat(), "filter": (filter or "")[:data.MAX_TEXT], "order": shown}
+    params = {"data_type": data_type, "day": day.isoformat(), "filter": (filter or "")[:MAX_TEXT], "order": shown}
     findings = shown == prio.PRIORITY
     fallback = None if available else notice(
         f"No priority list for {day} (the detectors had not run for it): this is Spot's LDA order.", id=ORDER_NOTE)
@@ -106,8 +109,8 @@ def toolbar(data_type: str, value: str, order: str = prio.LDA, available: bool =
     return html.Div([
         switch,
         html.Div([
-            dcc.Input(id=FILTER, type="search", value=value, placeholder=FILTER_PLACEHOLDER[data_type], maxLength=512,
-                      debounce=False, className="text-input filter-input"),
+            dcc.Input(id=FILTER, type="search", value=value, placeholder=view(data_type).FILTER_PLACEHOLDER,
+                      maxLength=MAX_TEXT, debounce=False, className="text-input filter-input"),
             html.Button("Search", id=FILTER_GO, className="btn primary", n_clicks=0),
             html.Button("Clear", id=FILTER_CLEAR, className="btn ghost", n_clicks=0),
             html.Span(id=FILTER_ERROR, className="field-error", role="alert"),
@@ -116,16 +119,16 @@ def toolbar(data_type: str, value: str, order: str = prio.LDA, available: bool =
     ], className="toolbar")
 
 
-def _params(params: dict) -> tuple[str, dt.date, data.Filter | None]:
+def _params(params: dict) -> tuple[str, dt.date, Filter | None]:
     """The page's type and day and its filter, validated again."""
     data_type, day = stored_day(params)
-    return data_type, day, data.parse_filter(data_type, params.get("filter"))
+    return data_type, day, parse_filter(data_type, params.get("filter"))
 
 
-def _view(params: dict) -> tuple[str, dt.date, data.Filter | None, data.SuspiciousView | None]:
+def _view(params: dict) -> tuple[str, dt.date, Filter | None, sd.SuspiciousView | None]:
     app = context.current()
     data_type, day, flt = _params(params)
-    return data_type, day, flt, data.suspicious_view(app.lake, app.store.ratings(data_type, [day]), data_type, day, flt)
+    return data_type, day, flt, sd.suspicious_view(app.lake, app.store.ratings(data_type, [day]), data_type, day, flt)
 
 
 def _shown(params: dict) -> str:
@@ -134,22 +137,22 @@ def _shown(params: dict) -> str:
     return _order(data_type, day, params.get("order"))
 
 
-def _priority(params: dict) -> tuple[str, dt.date, data.Filter | None, prio.PriorityView | None]:
+def _priority(params: dict) -> tuple[str, dt.date, Filter | None, prio.PriorityView | None]:
     app = context.current()
     data_type, day, flt = _params(params)
     return data_type, day, flt, prio.priority_view(app.lake, app.store.finding_feedback(data_type, day), data_type,
                                                    day, flt)
 
 
-def _empty_reason(data_type: str, day: dt.date, flt, view: data.SuspiciousView | None):
-    if view is None:
-        return empty_state(f"There is no {TYPE_LABELS[data_type]} data for {day}", "Pick another day.")
-    if view.listed == 0:
+def _empty_reason(data_type: str, day: dt.date, flt, shown: sd.SuspiciousView | None):
+    if shown is None:
+        return empty_state(f"There is no {DATA_TYPES[data_type].title} data for {day}", "Pick another day.")
+    if shown.listed == 0:
         return empty_state("Nothing suspicious on this day", "The model listed no event under its threshold (ml.tol).")
     if flt is not None:
         return empty_state(f"Nothing matches “{flt.value}”", "Clear the filter to see the whole list.")
     return empty_state("Every listed event has been scored",
-                       f"Analysts rated all {view.listed} events of this day's list.", "done")
+                       f"Analysts rated all {shown.listed} events of this day's list.", "done")
 
 
 @callback(
@@ -161,47 +164,49 @@ def _empty_reason(data_type: str, day: dt.date, flt, view: data.SuspiciousView |
 def refresh(params, _saved):
     if _shown(params) == prio.PRIORITY:
         return refresh_priority(params)
-    data_type, day, flt, view = _view(params)
-    keys = RATING_KEYS[data_type]  # the page lays the key boxes out in this order
-    if view is None or view.rows.num_rows == 0:
+    data_type, day, flt, shown = _view(params)
+    keys = DATA_TYPES[data_type].rating_keys  # the page lays the key boxes out in this order
+    if shown is None or shown.rows.num_rows == 0:
         blank = [scoring.options([]) for _ in keys]
-        status = "" if view is None else f"{view.listed} listed · {view.scored} scored"
-        return [], [], status, _empty_reason(data_type, day, flt, view), False, True, "", blank, ["all"] * len(keys)
-    values = data.key_options(view.rows, data_type)
-    status = f"{view.rows.num_rows} shown · {view.listed} listed · {view.scored} scored"
-    note = "" if view.has_geo or data_type != "flow" else notice(
+        status = "" if shown is None else f"{shown.listed} listed · {shown.scored} scored"
+        return [], [], status, _empty_reason(data_type, day, flt, shown), False, True, "", blank, ["all"] * len(keys)
+    values = scoring_data.key_options(shown.rows, data_type)
+    status = f"{shown.rows.num_rows} shown · {shown.listed} listed · {shown.scored} scored"
+    note = "" if shown.has_geo or not DATA_TYPES[data_type].places_addresses else notice(
         "No geolocation configured: set [context] iploc or mmdb and enrich the day to see where external IPs are.")
-    return (grid.grid_rows(view.rows, data_type), grid.column_defs(data_type, view.columns), status, None, True, False,
-            note, [scoring.options(values[k]) for k in keys], ["all"] * len(keys))
+    return (grid.grid_rows(shown.rows, data_type), grid.column_defs(data_type, shown.columns), status, None, True,
+            False, note, [scoring.options(values[k]) for k in keys], ["all"] * len(keys))
 
 
 def refresh_priority(params: dict) -> tuple:
-    data_type, day, flt, view = _priority(params)
-    blank = [scoring.options([]) for _ in RATING_KEYS[data_type]], ["all"] * len(RATING_KEYS[data_type])
-    if view is None or view.rows.num_rows == 0:
-        status = "" if view is None else f"{view.listed} listed · {view.rated} rated"
-        if view is None:
-            empty = empty_state(f"There is no priority list of {TYPE_LABELS[data_type]} for {day}", "Pick another day.")
-        elif view.listed == 0:
+    data_type, day, flt, found = _priority(params)
+    keys = DATA_TYPES[data_type].rating_keys
+    blank = [scoring.options([]) for _ in keys], ["all"] * len(keys)
+    if found is None or found.rows.num_rows == 0:
+        status = "" if found is None else f"{found.listed} listed · {found.rated} rated"
+        if found is None:
+            empty = empty_state(f"There is no priority list of {DATA_TYPES[data_type].title} for {day}",
+                                "Pick another day.")
+        elif found.listed == 0:
             empty = empty_state("Nothing to read first on this day", "No detector and no model run listed an entity.")
         elif flt is not None:
             empty = empty_state(f"Nothing matches “{flt.value}”", "Clear the filter to see the whole list.")
         else:
-            empty = empty_state("Every finding has been rated", f"Analysts rated all {view.listed} of this day.",
+            empty = empty_state("Every finding has been rated", f"Analysts rated all {found.listed} of this day.",
                                 "done")
         return [], [], status, empty, False, True, "", *blank
-    status = f"{view.rows.num_rows} shown · {view.listed} listed · {view.rated} rated"
-    return (grid.priority_rows(view.rows), grid.priority_column_defs(), status, None, True, False, "", *blank)
+    status = f"{found.rows.num_rows} shown · {found.listed} listed · {found.rated} rated"
+    return (grid.priority_rows(found.rows), grid.priority_column_defs(), status, None, True, False, "", *blank)
 
 
 @callback(Output(network.GRAPH, "elements"), Output(network.GRAPH, "layout"),
           Input(grid.SUSPICIOUS, "rowData"), Input(EXPANDED, "data"), State(PARAMS, "data"))
 def draw_network(rows, expanded, params):
-    data_type = data.parse_type(params.get("data_type"))
+    data_type = parse_type(params.get("data_type"))
     if _shown(params) == prio.PRIORITY:
         elements = prio.network_elements(rows or [], data_type)
         return elements, network.layout_for(data_type, elements, tree=False)
-    elements = data.network_elements(pa.Table.from_pylist(rows), data_type, set(expanded or [])) if rows else []
+    elements = network_data.network_elements(pa.Table.from_pylist(rows), data_type, set(expanded or [])) if rows else []
     return elements, network.layout_for(data_type, elements)
 
 
@@ -219,11 +224,11 @@ def select_row(selected, params, expanded):
         events = prio.entity_events(context.current().lake, data_type, day, entity)
         title, body = finding_details(data_type, row, entity, events)
         return network.stylesheet(data_type, prio.row_elements(row, data_type)), title, body, dash.no_update, True
-    ids = data.row_elements(row, data_type)
+    ids = network_data.row_elements(row, data_type)
     opened = dash.no_update
-    if data_type == "proxy":  # open the row's chain so its nodes are there to highlight
+    if view(data_type).TREE:  # open the row's chain so its nodes are there to highlight
         opened = sorted(set(expanded or []) | set(ids[1:-1]))
-    table = data.details(context.current().lake, data_type, row)
+    table = details_data.details(context.current().lake, data_type, row)
     title, body = row_details(data_type, row, table)
     return network.stylesheet(data_type, ids), title, body, opened, True
 
@@ -245,24 +250,11 @@ def finding_details(data_type: str, row: dict, entity: dict, events: pa.Table):
     return title, parts
 
 
-def _hour_span(time: str) -> str:
-    hour = int(time[11:13])
-    return f"{time[:10]} {hour:02d}:00-{hour + 1:02d}:00 UTC"
-
-
 def row_details(data_type: str, row: dict, table: pa.Table):
-    if data_type == "flow":
-        minute = row["time"][:16]
-        title = f"Connections between {row['sip']} and {row['dip']} in {minute} UTC"
-    elif data_type == "dns":
-        title = f"Records of {row['dns_qry_name']}, {_hour_span(row['time'])}"
-    else:
-        title = f"Requests of {row['clientip']} for this URI, {_hour_span(row['time'])}"
+    title = view(data_type).details_title(row)
     parts = []
-    if data_type == "proxy":
-        facts = [("User agent", row.get("useragent")), ("MIME type", row.get("resconttype")),
-                 ("Server IP", row.get("serverip")), ("Server bytes", row.get("scbytes")),
-                 ("Client bytes", row.get("csbytes")), ("URI", row.get("fulluri"))]
+    facts = view(data_type).details_facts(row)
+    if facts:
         parts.append(html.Dl([x for k, v in facts for x in (html.Dt(k), html.Dd("" if v is None else f"{v:,}" if isinstance(v, int) else str(v)))],
                              className="facts"))
     if table.num_rows == 0:
@@ -281,36 +273,24 @@ def tap_node(node, params, expanded, rows):
     if not node or node.get("kind") == "any":
         raise dash.exceptions.PreventUpdate
     data_type, day, _ = _params(params)
-    lake = context.current().lake
+    shown = view(data_type)
     label, kind = str(node.get("label", "")), node.get("kind")
     opened = dash.no_update
-    if data_type == "proxy" and _shown(params) == prio.LDA:
-        tree = data.proxy_tree(pa.Table.from_pylist(rows or []))
-        opened = sorted(data.toggle(tree, set(expanded or []), node.get("id")))
+    if shown.TREE and _shown(params) == prio.LDA:
+        tree = shown.tree(pa.Table.from_pylist(rows or []))
+        opened = sorted(shown.toggle(tree, set(expanded or []), node.get("id")))
     value = _filter_value(data_type, kind, label)
     button = (False, f"Filter by {value}", value) if value else (True, "", None)
-    if data_type == "flow":
-        ip = data.parse_ip(label)
-        chord = data.flow_chord(lake, day, ip)
-        if chord.matrix.sum() == 0:
-            return f"Connections of {ip} on {day}", empty_state(f"No bytes recorded for {ip} on {day}"), opened, *button
-        body = dcc.Graph(figure=charts.chord_figure(chord), config={"displayModeBar": False, "scrollZoom": True},
-                         className="chord")
-        return f"Bytes between {ip} and its peers on {day}", body, opened, *button
-    if data_type == "dns" and kind == "client":
-        ip = data.parse_ip(label)
-        tree = data.dns_tree(lake, day, ip)
-        if tree.num_rows == 0:
-            return f"Queries of {ip} on {day}", empty_state(f"No queries recorded for {ip} on {day}"), opened, *button
-        body = dcc.Graph(figure=charts.dendrogram_figure(tree, ip), config={"displayModeBar": False}, className="dendrogram")
-        return f"Queries of {ip} and their answers on {day}", body, opened, *button
-    return dash.no_update, dash.no_update, opened, *button
+    picture = shown.node_picture(context.current().lake, day, kind, label)
+    if picture is None:
+        return dash.no_update, dash.no_update, opened, *button
+    return *picture, opened, *button
 
 
 def _filter_value(data_type: str, kind: str | None, label: str) -> str | None:
     """What the secondary action on a node filters by: an IP, a domain (DNS) or a URI path (proxy)."""
     if kind in ("internal", "external", "client"):
-        return label if data.is_ip(label) else None
+        return label if is_ip(label) else None
     if kind in ("domain", "path", "site"):
         return label
     return None
@@ -346,8 +326,8 @@ def filter_target(params: dict, trigger: str, typed: str | None, menu: dict | No
     else:
         text = typed or ""
     try:
-        flt = data.parse_filter(data_type, text)
-    except data.Invalid as e:
+        flt = parse_filter(data_type, text)
+    except Invalid as e:
         return dash.no_update, str(e)
     return _href(data_type, day, flt.value if flt else None, params.get("order")), ""
 
@@ -377,13 +357,13 @@ def score(_n, values, risk, quick, pending, rows, params, selected=None):
     data_type, _, _ = _params(params)
     if _shown(params) == prio.PRIORITY:
         return score_finding(data_type, risk, selected, pending)
-    chosen = dict(zip(RATING_KEYS[data_type], values))  # the key boxes are laid out in this order
+    chosen = dict(zip(DATA_TYPES[data_type].rating_keys, values))  # the key boxes are laid out in this order
     try:
-        new = data.criteria(data_type, chosen, quick, int(risk))
-    except (data.Invalid, TypeError, ValueError) as e:
+        new = scoring_data.criteria(data_type, chosen, quick, int(risk))
+    except (Invalid, TypeError, ValueError) as e:
         return dash.no_update, notice(str(e), "warn")
     table = pa.Table.from_pylist(rows or [])
-    matched = data.matching_rows(table, [c.selector for c in new]) if table.num_rows else 0
+    matched = scoring_data.matching_rows(table, [c.selector for c in new]) if table.num_rows else 0
     pending = (pending or []) + [{"selector": c.selector, "severity": c.severity} for c in new]
     text = (f"{matched} row{'s' if matched != 1 else ''} of the list scored {risk}: remember to save." if matched
             else "Queued (no row of the current list matches): remember to save.")
@@ -398,8 +378,8 @@ def score_finding(data_type: str, risk, selected: list | None, pending: list | N
         entity = prio.parse_entity(data_type, selected[0])
         severity = int(risk)
         if severity not in prio.FINDING_SEVERITIES:
-            raise data.Invalid("a finding is rated 1 (raise) or 3 (suppress)")
-    except (data.Invalid, TypeError, ValueError) as e:
+            raise Invalid("a finding is rated 1 (raise) or 3 (suppress)")
+    except (Invalid, TypeError, ValueError) as e:
         return dash.no_update, notice(str(e), "warn")
     queued = {"finding": entity, "severity": severity}
     pending = [p for p in pending or [] if p.get("finding") != entity] + [queued]
@@ -425,7 +405,7 @@ def _pending_text(data_type: str, p: dict) -> str:
 
 @callback(Output(scoring.PENDING_LIST, "children"), Input(PENDING, "data"), State(PARAMS, "data"))
 def show_pending(pending, params):
-    data_type = data.parse_type(params.get("data_type"))
+    data_type = parse_type(params.get("data_type"))
     return [html.Span(_pending_text(data_type, p), className=f"chip risk-{p['severity']}") for p in pending or []]
 
 
@@ -445,10 +425,10 @@ def save(_n, pending, params, saved):
     try:  # everything queued was validated by Score; validate again, it came back from the browser
         findings = [(prio.parse_entity(data_type, p["finding"]), int(p["severity"])) for p in pending if "finding" in p]
         checked = [c for p in pending if "finding" not in p
-                   for c in data.criteria(data_type, p["selector"], None, int(p["severity"]))]
+                   for c in scoring_data.criteria(data_type, p["selector"], None, int(p["severity"]))]
         if any(severity not in prio.FINDING_SEVERITIES for _, severity in findings):
-            raise data.Invalid("a finding is rated 1 (raise) or 3 (suppress)")
-    except (data.Invalid, KeyError, TypeError, ValueError, AttributeError) as e:
+            raise Invalid("a finding is rated 1 (raise) or 3 (suppress)")
+    except (Invalid, KeyError, TypeError, ValueError, AttributeError) as e:
         return [], notice(f"Not saved: {e}", "warn"), *unchanged
     for c in checked:
         app.store.rate(data_type, day, c.selector, c.severity, analyst)
@@ -507,14 +487,15 @@ def undo_feedback(params: dict, feedback_id, saved) -> tuple:
 @callback(Output(DOWNLOAD, "data"), Input(EXPORT, "n_clicks"), State(PARAMS, "data"), prevent_initial_call=True)
 def export(_n, params):
     if _shown(params) == prio.PRIORITY:
-        data_type, day, _, view = _priority(params)
-        if view is None:
+        data_type, day, _, found = _priority(params)
+        if found is None:
             raise dash.exceptions.PreventUpdate
-        return dcc.send_bytes(data.csv_bytes(prio.csv_table(view.rows)), f"{data_type}_priority_{day.isoformat()}.csv")
-    data_type, day, flt, view = _view(params)
-    if view is None:
+        name = f"{DATA_TYPES[data_type].table('priority')}_{day}.csv"
+        return dcc.send_bytes(csv_bytes(prio.csv_table(found.rows)), name)
+    data_type, day, flt, shown = _view(params)
+    if shown is None:
         raise dash.exceptions.PreventUpdate
-    return dcc.send_bytes(data.csv_bytes(view.rows), f"{data_type}_suspicious_{day.isoformat()}.csv")
+    return dcc.send_bytes(csv_bytes(shown.rows), f"{DATA_TYPES[data_type].table('suspicious')}_{day}.csv")
 
 
 clientside_callback(

@@ -15,18 +15,20 @@ import dash
 from dash import Input, Output, State, callback, dcc, html
 
 from spot_assets.oa.storyboard import anchor_id
-from spot_dash import context, data
+from spot_dash import context
 from spot_dash import threat_data as td
 from spot_dash.components import grid
 from spot_dash.components.common import card, empty_state, notice
-from spot_dash.components.header import TYPE_LABELS, page_href
+from spot_dash.components.header import page_href, type_title
 from spot_dash.components.page import DayPage, day_page, stored_day
+from spot_dash.inputs import Invalid
+from spot_dash.views import view
 
 TEMPLATE = "/<data_type>/threats"
 STORYBOARD = "/<data_type>/storyboard"
 
 dash.register_page(__name__, path_template=TEMPLATE, path="/flow/threats", name="Threat investigation",
-                   order=2, title=lambda data_type=None: f"Spot · {TYPE_LABELS.get(data_type, '')} threat investigation")
+                   order=2, title=lambda data_type=None: f"Spot · {type_title(data_type)} threat investigation")
 
 PARAMS, ITEMS = "threat-params", "threat-items"
 TOP_N, TOP_N_ERROR, SEARCH_TITLE, SEARCH_BODY, SEARCH_STATUS = (
@@ -34,7 +36,6 @@ TOP_N, TOP_N_ERROR, SEARCH_TITLE, SEARCH_BODY, SEARCH_STATUS = (
 FORM_TITLE, TITLE, DESCRIPTION, SAVE, MESSAGE = (
     "threat-form-title", "threat-title", "threat-description", "threat-save", "threat-message")
 
-ITEM_NOUN = {"flow": "IPs", "dns": "client IPs and query names", "proxy": "URIs"}
 NO_PICK = ("Pick a high-risk item", "Its expanded search appears here: who it talked to, how often and how much.")
 
 
@@ -48,7 +49,7 @@ def layout(data_type: str | None = None, date: str | None = None, **_):
     return page.main([
         dcc.Store(id=PARAMS, data=params),
         html.Div([
-            card(f"High risk {ITEM_NOUN[data_type]}", item_list(data_type, day, items),
+            card(f"High risk {view(data_type).ITEM_NOUN}", item_list(data_type, day, items),
                  class_name="items-card",
                  tools=html.Span(f"{len(items)} rated 1" if items else "", className="status")),
             html.Div([
@@ -76,7 +77,7 @@ def item_list(data_type: str, day: dt.date, items: list[td.HighRisk]):
         return empty_state(f"Nothing rated high risk on {day}",
                            ["Rate events 1 (High) on ", dcc.Link("Suspicious", href=page_href(
                                "/<data_type>/suspicious", data_type, date=day.isoformat())),
-                            " and save: their ", ITEM_NOUN[data_type], " come here to be investigated."])
+                            " and save: their ", view(data_type).ITEM_NOUN, " come here to be investigated."])
     return dcc.RadioItems(id=ITEMS, options=item_options(items), value=None, className="item-list")
 
 
@@ -117,11 +118,11 @@ def search(anchor, top_n, params):
         return NO_PICK[0], empty_state(*NO_PICK), "", ""
     try:
         n = td.parse_top_n(top_n)
-    except data.Invalid as e:
+    except Invalid as e:
         return dash.no_update, dash.no_update, dash.no_update, str(e)
     try:
         data_type, day, item = _chosen(params, anchor)
-    except data.Invalid as e:
+    except Invalid as e:
         return "Not an item of this day", empty_state("That item cannot be searched", str(e), "warn"), "", ""
     found = td.expanded_search(context.current().lake, data_type, day, item.anchor, n)
     title = f"Expanded search of {item.anchor} on {day}"
@@ -155,7 +156,7 @@ def prefill(anchor, params):
     """The form of the picked item, with the threat saved for it if there is one (Spot pre-filled it)."""
     try:
         data_type, day, item = _chosen(params, anchor)
-    except data.Invalid:
+    except Invalid:
         return "Threat summary", "", "", True, True, True, None
     saved = next((t for t in context.current().store.threats(data_type, day) if t.anchor == item.anchor), None)
     title, text = (saved.title, saved.description) if saved else ("", "")
@@ -170,7 +171,7 @@ def save(_n, title, description, anchor, params):
     try:
         data_type, day, item = _chosen(params, anchor)
         title, text = td.parse_summary(title, description)
-    except data.Invalid as e:
+    except Invalid as e:
         return notice(f"Not saved: {e}", "warn"), dash.no_update
     app = context.current()
     analyst = app.analyst()

@@ -11,7 +11,7 @@ from selenium.webdriver.common.keys import Keys
 
 from resources.lake import LakeResource
 from resources.store import AnalystStore
-from spot_dash import data
+from spot_dash import network_data
 from tests.dash.conftest import DAY, pick, shot, start, until
 
 GRID_ROW = '#suspicious-grid .ag-center-cols-container .ag-row[row-index="{}"]'
@@ -52,7 +52,7 @@ CASES = {
 def _node_style(dash_duo, kind: str, value: str, prop: str) -> str:
     return dash_duo.driver.execute_script(
         "var n = window.cy.getElementById(arguments[0]); return n.length ? n.style(arguments[1]) : null;",
-        data.node_id(kind, value), prop)
+        network_data.node_id(kind, value), prop)
 
 
 @pytest.mark.parametrize("data_type", list(CASES))
@@ -78,7 +78,7 @@ def test_dash001_select_details_score_save(dash_duo, dash_config, data_type):
 
     kind, value = case["tap"]
     before = dash_duo.driver.execute_script("return window.cy.nodes().length")
-    dash_duo.driver.execute_script("window.cy.getElementById(arguments[0]).emit('tap')", data.node_id(kind, value))
+    dash_duo.driver.execute_script("window.cy.getElementById(arguments[0]).emit('tap')", network_data.node_id(kind, value))
     if case["tap_shows"]:
         dash_duo.wait_for_element(case["tap_shows"])
     else:  # the proxy root expands the whole hierarchy

@@ -13,7 +13,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from resources.config import ConfigError, SpotConfig
 from resources.store import AnalystStore
-from spot_assets import cli
+import spot_cli.main as cli
 from spot_dash import auth, server
 from spot_dash.app import create_app
 from spot_dash.components import network
@@ -95,7 +95,7 @@ def test_clicking_nodes(page):
     title, body, *_ = page.tap_node({"label": "10.0.2.9", "kind": "client"}, PARAMS["dns"], [], rows)
     assert title.startswith("Queries of 10.0.2.9") and "dendrogram" in body.className
     rows, *_ = page.refresh(PARAMS["proxy"], 0)
-    root = page.data.node_id("root", "Proxy")
+    root = page.network_data.node_id("root", "Proxy")
     *_, opened, _, _, _ = page.tap_node({"id": root, "label": "Proxy", "kind": "root"}, PARAMS["proxy"], [], rows)
     assert len(opened) > 3
 

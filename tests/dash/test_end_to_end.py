@@ -60,7 +60,7 @@ SIMULATION = ["--flows", "6000", "--hosts", "80", "--seed", "0", "--scenarios", 
 
 
 def spot(config: Path, *args: str) -> str:
-    run = subprocess.run([sys.executable, "-m", "spot_assets.cli", "--config", str(config), *args],
+    run = subprocess.run([sys.executable, "-m", "spot_cli", "--config", str(config), *args],
                          capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stdout + run.stderr
     return run.stdout

@@ -16,7 +16,7 @@ from resources.lake import LakeResource
 from resources.store import FindingFeedback
 from spot_assets.datatypes import DATA_TYPES
 from spot_assets.detect.priority_schema import priority_schema
-from spot_dash import data
+from spot_dash import exports, inputs
 from spot_dash import priority_data as pd_
 from spot_dash.components import grid
 from tests.dash.conftest import DAY, EVENTS
@@ -99,7 +99,7 @@ def test_the_list_in_rank_order_less_what_was_rated_that_day(lake):
     ("proxy", "badhost", [1]), ("proxy", "10.0.3.1", [2]),
 ])
 def test_the_filter_box_on_entities(lake, data_type, text, ranks):
-    view = pd_.priority_view(lake, [], data_type, DAY, data.parse_filter(data_type, text))
+    view = pd_.priority_view(lake, [], data_type, DAY, inputs.parse_filter(data_type, text))
     assert view.rows["rank"].to_pylist() == ranks
 
 
@@ -130,10 +130,10 @@ def test_entities_from_the_browser_are_parsed_again():
     assert pd_.parse_entity("proxy", {"clientip": "10.0.3.9", "host": ""})["host"] == ""  # a request with no Host
     for data_type, values in [("flow", {"sip": "10.0.0.7; DROP"}), ("flow", {"dport": 70000}),
                               ("dns", {"ip_dst": None, "domain": None}), ("proxy", {"host": "a\x00b"})]:
-        with pytest.raises(data.Invalid):
+        with pytest.raises(inputs.Invalid):
             pd_.parse_entity(data_type, values)
     assert pd_.parse_order(None) == "priority" and pd_.parse_order("lda") == "lda"
-    with pytest.raises(data.Invalid):
+    with pytest.raises(inputs.Invalid):
         pd_.parse_order("../x")
 
 
@@ -161,5 +161,5 @@ def test_network_of_entities(lake):
 
 def test_csv_of_the_list_names_its_detectors(lake):
     table = pd_.csv_table(pd_.priority_view(lake, [], "dns", DAY).rows)
-    text = data.csv_bytes(table).decode()
+    text = exports.csv_bytes(table).decode()
     assert '"dga, lda"' in text and "badcdn.xyz" in text and text.count("\n") == 3

@@ -14,7 +14,7 @@ import pytest
 from resources.lake import LakeResource
 from resources.store import AnalystStore, Rating
 from spot_assets.oa.storyboard import anchor_id
-from spot_dash import data
+from spot_dash import inputs
 from spot_dash import threat_data as td
 from spot_dash.app import create_app
 from spot_dash.components import story
@@ -36,8 +36,8 @@ def test_anchors_by_type():
     assert td.parse_anchor("dns", "x7f3k9q.badcdn.xyz") == "x7f3k9q.badcdn.xyz"
     assert td.parse_anchor("proxy", GATE) == GATE
     for data_type, bad in (("flow", "evil.com"), ("flow", None), ("dns", ""), ("proxy", "http://a/\x00"),
-                           ("proxy", "x" * (data.MAX_TEXT + 1))):
-        with pytest.raises(data.Invalid):
+                           ("proxy", "x" * (inputs.MAX_TEXT + 1))):
+        with pytest.raises(inputs.Invalid):
             td.parse_anchor(data_type, bad)
 
 
@@ -48,7 +48,7 @@ def test_top_n_taken(value, n):
 
 @pytest.mark.parametrize("value", [0, 501, -1, 2.5, "2.5", "1e3", "abc", "", None, True, "٣"])
 def test_top_n_refused(value):
-    with pytest.raises(data.Invalid, match="whole number"):
+    with pytest.raises(inputs.Invalid, match="whole number"):
         td.parse_top_n(value)
 
 
@@ -57,7 +57,7 @@ def test_summary_title_one_line_description_lines():
     for title, text, error in (("", "x", "title"), ("t", "  ", "describe"), ("a\nb", "x", "control"),
                                ("t", "a\x07b", "control"), ("t" * (td.MAX_TITLE + 1), "x", "at most"),
                                ("t", "x" * (td.MAX_DESCRIPTION + 1), "at most")):
-        with pytest.raises(data.Invalid, match=error):
+        with pytest.raises(inputs.Invalid, match=error):
             td.parse_summary(title, text)
 
 
@@ -83,7 +83,7 @@ def test_high_risk_items_are_the_anchors_of_ratings_of_1(story_config):
     proxy = td.high_risk(store.ratings("proxy", [DAY]), [], "proxy")
     assert [i.anchor for i in proxy] == [GATE]  # a client IP alone names no URI
     assert td.high_risk([_rating({"sip": "10.0.0.1"}, 2)], [], "flow") == []
-    with pytest.raises(data.Invalid, match="not rated 1"):
+    with pytest.raises(inputs.Invalid, match="not rated 1"):
         td.chosen_item(items, "flow", "10.9.9.9")
 
 

@@ -15,7 +15,7 @@ import pytest
 from resources.config import SpotConfig
 from resources.lake import LakeResource
 from spot_assets.definitions import build_definitions
-from spot_assets.simulation.sample import make_sample
+from tests.sample import make_sample
 
 DAY = dt.date(2024, 7, 8)
 DNS_ASSETS = ["dns_raw", "dns_events", "dns_rejects", "dns_words", "dns_model", "dns_scores", "dns_suspicious",

@@ -335,7 +335,8 @@ def test_run_all_on_a_day_with_every_scenario():
 
 
 def test_real_proxy_logs_run(shared_datasets):
-    from spot_assets.ingest.formats import DecodeError, Tools, decode_file, detect
+    from resources.tools import Tools
+    from spot_assets.ingest.formats import DecodeError, decode_file, detect
 
     paths = sorted((shared_datasets / "zeek-labeled").glob("*/http.log.labeled"))
     paths += sorted((shared_datasets / "proxy-logs").iterdir())

@@ -18,8 +18,9 @@ import pyarrow.compute as pc
 import pytest
 
 from resources.lake import LakeResource
+from resources.tools import Tools
 from spot_assets.ingest.decode import ingest_file, rejects_table
-from spot_assets.ingest.formats import DecodeError, Tools, decode_file, detect
+from spot_assets.ingest.formats import DecodeError, decode_file, detect
 from spot_assets.ingest.landing import land
 from spot_assets.ingest.manifest import DECODED, QUARANTINED
 from tests.counts import (nfdump_stat, nfdump_stderr, text_lines, tshark_export_records, tshark_frame_counts,

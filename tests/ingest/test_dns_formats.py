@@ -17,8 +17,9 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
+from resources.tools import Tools
 from spot_assets import schemas
-from spot_assets.ingest.formats import DecodeError, Tools, decode_file, detect
+from spot_assets.ingest.formats import DecodeError, decode_file, detect
 from spot_assets.ingest.formats import dns_native, dns_pcap
 from spot_assets.simulation import dnsmsg
 from spot_assets.simulation.pcap import (

@@ -18,7 +18,9 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from spot_assets.ingest.formats import DecodeError, Rejects, Tools, decode_file, detect
+from resources.tools import Tools
+
+from spot_assets.ingest.formats import DecodeError, Rejects, decode_file, detect
 from spot_assets.ingest.formats import netflow_export
 from spot_assets.ingest.formats import nfdump as nf
 from spot_assets.simulation.pcap import ipv4_frame, tcp_frame, udp_frame, write_pcap

@@ -10,9 +10,11 @@ import time
 import pytest
 
 from resources.lake import LakeResource
+from resources.landing import complete_files, is_complete
+from resources.tools import Tools
 from spot_assets.ingest import manifest
-from spot_assets.ingest.formats import DecodeError, Tools, first_event_time
-from spot_assets.ingest.landing import Unplaceable, complete_files, day_of, is_complete, land
+from spot_assets.ingest.formats import DecodeError, first_event_time
+from spot_assets.ingest.landing import Unplaceable, day_of, land
 from spot_assets.partitions import daily
 from spot_assets.simulation.pcap import udp_frame, write_pcap
 

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from spot_assets.ingest.formats import DecodeError, Tools, decode_file, detect, get
+from resources.tools import Tools
+
+from spot_assets.ingest.formats import DecodeError, decode_file, detect, get
 from spot_assets.ingest.formats.textlog import GZIP_MAGIC
 
 TOOLS = Tools()

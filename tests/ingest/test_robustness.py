@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from spot_assets.ingest.formats import Tools
+from resources.tools import Tools
 from tests.malformed import LONG_LINE_BYTES, corpus, run
 
 SAMPLE = 30

@@ -20,7 +20,7 @@ import pytest
 
 from resources.lake import LakeResource
 from spot_assets import schemas
-from spot_assets.cli import main
+from spot_cli.main import main
 from spot_assets.definitions import build_definitions, resources_for
 from spot_assets.ingest import manifest
 from spot_assets.ingest.landing import files_named, of_type, zeek_routes

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from resources.tools import Tools
 from spot_assets.ingest import formats
-from spot_assets.ingest.formats import DecodeError, Tools, zeek
+from spot_assets.ingest.formats import DecodeError, zeek
 
 ZEEK = {f.name: f for f in zeek.FORMATS}
 TOOLS = Tools()

@@ -14,15 +14,16 @@ import pytest
 from resources.config import ContextConfig, SpotConfig
 from resources.lake import LakeResource
 from resources.store import AnalystStore, AnalystStoreResource, Rating
+from spot_assets.datatypes import DATA_TYPES
 from spot_assets.oa.context import AddressContext, MmdbGeo, load_blocks, load_iploc
 from spot_assets.oa.domains import split_name
-from spot_assets.oa.enrich import ENRICHED, enrich, load_context, suspicious_schema
+from spot_assets.oa.enrich import enrich, load_context, suspicious_schema
 from spot_assets.oa.enrich_assets import enrich_assets
 from spot_assets.oa.files import Warnings
 from spot_assets.oa.iana import dns_class_names, dns_rcode_names, dns_type_names, http_status_names
 from spot_assets.oa.reputation import HttpProvider, Reputation, ThreatIntelList, reputation_columns
 from spot_assets.oa.services import flow_services, protocol_names
-from spot_assets.oa.severity import ENRICHED_KEYS, severity_of
+from spot_assets.oa.severity import severity_of
 from spot_assets.partitions import daily
 
 DAY = dt.date(2024, 7, 8)
@@ -242,7 +243,7 @@ def test_missing_optional_files_leave_columns_empty(tmp_path):
     log = Warnings()
     ctx = load_context(ContextConfig(iploc=str(tmp_path / "absent.csv")), tmp_path, log)
     out = enrich("dns", dns_suspicious(), [], ctx, log)
-    assert out.schema == ENRICHED["dns"]
+    assert out.schema == DATA_TYPES["dns"].oa.ENRICHED
     for column in ("query_rep", "query_rep_level", "network_context", "client_internal", "client_country"):
         assert out[column].null_count == out.num_rows
     assert out["registrable_domain"].to_pylist() == ["example.co.uk", "example.co.uk", "malware.test"]
@@ -311,7 +312,7 @@ def test_enriched_assets_golden_and_the_store_untouched(tmp_path, files, lake_an
     assert db.read_bytes() == before  # no materialization writes analyst data
 
     flow = lake.read_day("flow_enriched", DAY)
-    assert flow.schema == ENRICHED["flow"]
+    assert flow.schema == DATA_TYPES["flow"].oa.ENRICHED
     rows = flow.to_pylist()
     assert [r["rank"] for r in rows] == [0, 1, 2] and [r["ml_score"] for r in rows] == [0.001, 0.002, 0.003]
     first, second, third = rows
@@ -325,7 +326,7 @@ def test_enriched_assets_golden_and_the_store_untouched(tmp_path, files, lake_an
         "California;Mountain View Google LLC", "google.com", "United States")
     assert (first["tstart"], first["source_file"], first["record"]) == ("2024-07-08 13:05:01", "f1", 2)
     ratings = AnalystStore(f"sqlite:///{db}").ratings("flow", [DAY])  # a reader's live severity: the same here
-    assert severity_of(flow, ratings, ENRICHED_KEYS["flow"]).to_pylist() == [1, None, None]
+    assert severity_of(flow, ratings, DATA_TYPES["flow"].enriched_names).to_pylist() == [1, None, None]
 
     dns = lake.read_day("dns_enriched", DAY).to_pylist()
     assert [(r["dns_qry_name"], r["tld"], r["public_suffix"], r["subdomain"]) for r in dns] == [

@@ -16,13 +16,14 @@ from resources.config import ContextConfig, SpotConfig
 from resources.lake import LakeResource
 from resources.store import AnalystStore, AnalystStoreResource
 from spot_assets import schemas
+from spot_assets.datatypes import DATA_TYPES
 from spot_assets.ingest.timecols import with_time_columns
-from spot_assets.oa import investigate
-from spot_assets.oa.details import dns_details, flow_details, proxy_details
+from spot_assets.oa import dns, flow, investigate, proxy
+from spot_assets.oa.details import row_details
 from spot_assets.oa.enrich import suspicious_schema
 from spot_assets.oa.investigate import dns_expanded_search, flow_expanded_search, proxy_expanded_search
 from spot_assets.oa.story_assets import oa_story_assets
-from spot_assets.oa.storyboard import ARTIFACTS, anchor_id, json_schema
+from spot_assets.oa.storyboard import anchor_id, json_schema
 from spot_assets.partitions import daily
 
 DAY = dt.date(2024, 7, 8)
@@ -209,7 +210,7 @@ def test_proxy_expanded_search_requests_and_referred(lake):
 
 
 def test_flow_details_same_minute_and_chords(lake):
-    tables = flow_details(lake, DAY, suspicious("flow"))
+    tables = flow.details(lake, DAY, suspicious("flow"))
     assert records(tables["flow_details"]) == [1, 4, 2]  # by time; not 3 (next minute) nor 7 (other pair)
     assert tables["flow_details"]["trminute"].to_pylist() == [15, 15, 15]
     # X has two suspicious peers (A, B); A and B have one each. Day totals per direction.
@@ -221,7 +222,7 @@ def test_flow_details_same_minute_and_chords(lake):
 
 
 def test_dns_details_names_containing_the_query_in_its_hour(lake):
-    tables = dns_details(lake, DAY, suspicious("dns"))
+    tables = dns.details(lake, DAY, suspicious("dns"))
     edges = tables["dns_details"]
     assert records(edges) == [1, 2, 3, 5]
     assert set(edges["anchor"].to_pylist()) == {"bad.example.com"} and set(edges["hh"].to_pylist()) == {9}
@@ -231,10 +232,31 @@ def test_dns_details_names_containing_the_query_in_its_hour(lake):
 
 
 def test_proxy_details_same_uri_client_and_hour(lake):
-    edges = proxy_details(lake, DAY, suspicious("proxy"))["proxy_details"]
+    edges = proxy.details(lake, DAY, suspicious("proxy"))["proxy_details"]
     assert records(edges) == [1, 2]
     assert edges["respcode_name"].to_pylist() == ["OK", "OK"]
     assert edges["useragent"].to_pylist() == ["UA", "UA"]
+
+
+def test_a_rows_details_are_read_from_the_table_the_asset_built(lake):
+    """The dashboard's details of a row come from ``<type>_details`` when it holds the row: a table
+    that lost a row's events answers without them, so it was read, not recomputed."""
+    rows = suspicious("flow")
+    built = flow.details(lake, DAY, rows)["flow_details"]
+    lake.replace_day("flow_details", DAY, built.filter(pc.equal(built["record"], 1)))
+    assert records(row_details(lake, "flow", rows.to_pylist()[0])) == [1]  # 2 left the table
+    assert records(row_details(lake, "flow", rows.to_pylist()[2])) == [4]  # not in it: computed the same way
+
+
+def test_dns_row_details_are_the_exact_name_in_its_hour(lake):
+    """Spot's dns_edge holds the names containing the query (record 5); its UI showed the exact name."""
+    rows = suspicious("dns")
+    lake.replace_day("dns_details", DAY, dns.details(lake, DAY, rows)["dns_details"])
+    assert records(row_details(lake, "dns", rows.to_pylist()[0])) == [1, 2, 3]
+    other = dns_events().to_pylist()[5]  # good.org at 09:10, not suspicious: computed with the same rule
+    assert records(row_details(lake, "dns", other)) == [6]
+    proxy_row = suspicious("proxy").to_pylist()[0]
+    assert records(row_details(lake, "proxy", proxy_row)) == [1, 2]  # nothing built: computed
 
 
 # ----- storyboards through Dagster
@@ -290,7 +312,7 @@ def test_storyboard_assets_golden_valid_and_store_untouched(tmp_path, lake, cont
         briefing = read_json(lake, data_type, "briefing.json")
         jsonschema.validate(briefing, json_schema(None, "briefing"))
         for threat in briefing["threats"]:
-            assert set(threat["artifacts"]) <= set(ARTIFACTS[data_type])
+            assert set(threat["artifacts"]) <= set(DATA_TYPES[data_type].artifacts)
             for name, path in threat["artifacts"].items():
                 jsonschema.validate(read_json(lake, data_type, path), json_schema(data_type, name))
     assert [t["anchor"] for t in read_json(lake, "flow", "briefing.json")["threats"]] == [X, UNLOCATED]

@@ -16,11 +16,14 @@ import pyarrow.parquet as pq
 import pytest
 
 from resources.lake import LakeResource
-from spot_assets import cli, schemas
+from resources.tools import Tools
+from spot_assets import schemas
 from spot_assets.ingest import formats
 from spot_assets.simulation import activity, flows, scenarios
 from spot_assets.simulation.pcap import tcp_frame, write_pcap
 from spot_assets.simulation.simulator import Settings, Simulator
+from spot_cli.ingest import cmd_ingest
+from spot_cli.main import main
 
 DAY = dt.date(2024, 7, 9)
 FLOW_KEY = ["ts", "sip", "dip", "sport", "dport", "proto"]
@@ -62,7 +65,7 @@ def decoded(day):
     for data_type, files in day.files.items():
         parts = []
         for path in files:
-            result = formats.decode_file(data_type, path, formats.Tools())
+            result = formats.decode_file(data_type, path, Tools())
             assert result.rejects.num_rows == 0, (path, result.rejects.to_pylist()[:2])
             parts.append(result.events.append_column("file", pa.array([path.name] * result.events.num_rows)))
         tables[data_type] = pa.concat_tables(parts)
@@ -136,7 +139,7 @@ def test_labels_mark_every_scenario_and_only_them(labels):
 def test_labels_join_after_spot_ingest(spark, spot_config, day, labels):
     for data_type in schemas.TYPES:  # what `spot ingest TYPE FILES...` runs
         args = argparse.Namespace(type=data_type, paths=[str(p) for p in day.files[data_type]], format=None)
-        assert cli.cmd_ingest(spot_config, args) == 0
+        assert cmd_ingest(spot_config, args) == 0
     lake = LakeResource(root=spot_config.lake_root)
     for data_type in schemas.TYPES:
         events = lake.read_day(f"{data_type}_events", DAY, schemas.EVENTS[data_type])
@@ -160,7 +163,7 @@ def test_same_seed_same_bytes_and_decoded_tables(tmp_path, day, decoded):
     for data_type in ("dns", "proxy"):
         assert [p.read_bytes() for p in day.files[data_type]] == [p.read_bytes() for p in again.files[data_type]]
     # nfcapd files stamp each record with nfpcapd's wall clock; the decoded tables are the same.
-    replay = pa.concat_tables([formats.decode_file("flow", p, formats.Tools()).events for p in again.files["flow"]])
+    replay = pa.concat_tables([formats.decode_file("flow", p, Tools()).events for p in again.files["flow"]])
     assert replay.equals(decoded["flow"].drop_columns(["file"]))
 
 
@@ -274,12 +277,12 @@ def _entropy(text: str) -> float:
 
 def test_cli_writes_landing_folders_and_labels(tmp_path):
     out = tmp_path / "landing"
-    assert cli.main(["simulate", "--date", "2024-07-13", "--flows", "2000", "--hosts", "60", "--scenarios", "dga",
+    assert main(["simulate", "--date", "2024-07-13", "--flows", "2000", "--hosts", "60", "--scenarios", "dga",
                      "--set", "dga.names=20", "--proxy-format", "squid", "--out", str(out), "--seed", "4"]) == 0
     assert {p.name for p in out.iterdir()} == {"flow", "dns", "proxy", "labels"}
     logs = sorted((out / "proxy").iterdir())
     assert logs and all(p.name.startswith("access-") for p in logs)
-    rows = sum(formats.decode_file("proxy", p, formats.Tools()).events.num_rows for p in logs)
+    rows = sum(formats.decode_file("proxy", p, Tools()).events.num_rows for p in logs)
     assert rows == pq.read_table(out / "labels" / "proxy" / "2024-07-13.parquet").num_rows
     assert not any(p.name.startswith(".") for p in out.rglob("*"))  # no temporary left behind
 
@@ -287,7 +290,7 @@ def test_cli_writes_landing_folders_and_labels(tmp_path):
 @pytest.mark.parametrize("argv", [["--set", "dga.bogus=1"], ["--scenarios", "nope"], ["--flows", "50"]])
 def test_cli_refuses_bad_requests(tmp_path, argv):
     base = ["simulate", "--date", "2024-07-13", "--hosts", "60", "--scenarios", "dga", "--out", str(tmp_path)]
-    assert cli.main(base + argv) == 2
+    assert main(base + argv) == 2
 
 
 def test_nfpcapd_merges_a_reused_5_tuple_even_after_fin(tmp_path):

@@ -3,21 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-import gzip
-import tempfile
-import zlib
 from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.compute as pc
-
+from resources.tools import Tools
 from spot_assets import schemas
 from spot_assets.ingest.formats import bluecoat, dns_pcap, nfdump, squid, zeek
-from spot_assets.ingest.formats.base import Decoded, DecodeError, Format, Rejects, Tools
+from spot_assets.ingest.formats.base import Decoded, DecodeError, Format, Rejects
 from spot_assets.ingest.timecols import with_time_columns
 
-__all__ = ["Decoded", "DecodeError", "Format", "Rejects", "Tools", "FORMATS", "detect", "get", "decode_file",
-           "first_event_time"]
+__all__ = ["Decoded", "DecodeError", "Format", "Rejects", "FORMATS", "detect", "get", "decode_file",
+           "first_event_time", "tools_needed"]
 
 FORMATS: dict[str, dict[str, Format]] = {t: {} for t in schemas.TYPES}
 for _module in (nfdump, dns_pcap, zeek, bluecoat, squid):
@@ -25,8 +20,6 @@ for _module in (nfdump, dns_pcap, zeek, bluecoat, squid):
         FORMATS[_fmt.data_type][_fmt.name] = _fmt
 
 SNIFF_BYTES = 4096
-# Text read (after gunzip) to find a file's first event time: a few thousand log lines.
-HEAD_BYTES = 256 << 10
 
 
 def get(data_type: str, name: str) -> Format:
@@ -35,6 +28,11 @@ def get(data_type: str, name: str) -> Format:
     except KeyError:
         known = ", ".join(sorted(FORMATS.get(data_type, {}))) or "none"
         raise ValueError(f"unknown {data_type} format {name!r} (known: {known})") from None
+
+
+def tools_needed(data_type: str) -> tuple[str, ...]:
+    """The native tools some format of the type runs: located and checked before any of its files is read."""
+    return tuple(dict.fromkeys(tool for fmt in FORMATS[data_type].values() for tool in fmt.tools))
 
 
 def detect(data_type: str, path: Path) -> Format:
@@ -61,35 +59,13 @@ def first_event_time(data_type: str, path: Path, tools: Tools, fmt_name: str | N
 
     Each format's parser is the only reader that knows where its time is (a Zeek cluster log starts
     with ``_node_name``, a VM with an unset clock writes ``19.379652``), so no pattern guesses it
-    here: binary formats say it themselves (`Format.first_time`), text formats have their first lines
-    decoded, and the earliest of those rows counts. `DecodeError` (naming the file) when the file is
+    here: the format answers (`Format.first_event_time`). `DecodeError` (naming the file) when the file is
     not of the type or no time is found: such a file has no day, and guessing one (today) would
     put it where its rows are not.
     """
     path = Path(path)
     fmt = get(data_type, fmt_name) if fmt_name else detect(data_type, path)
-    first = fmt.first_time(path, tools) if fmt.first_time else _head_first_time(fmt, path, tools)
+    first = fmt.first_event_time(path, tools)
     if first is None:
         raise DecodeError(path, f"no event time found in its first rows (read as {fmt.name})")
     return first
-
-
-def _head_first_time(fmt: Format, path: Path, tools: Tools) -> dt.datetime | None:
-    """The earliest ``ts`` of the rows `fmt` decodes from the file's first whole lines."""
-    with open(path, "rb") as f:
-        compressed = f.read(2) == b"\x1f\x8b"
-        f.seek(0)
-        try:
-            head = (gzip.GzipFile(fileobj=f) if compressed else f).read(HEAD_BYTES)
-        except (OSError, EOFError, zlib.error) as e:
-            raise DecodeError(path, f"corrupt or truncated gzip stream: {e}") from e
-    if len(head) == HEAD_BYTES:
-        head = head[:head.rfind(b"\n") + 1]
-    with tempfile.TemporaryDirectory(prefix="spot-head-") as folder:
-        copy = Path(folder) / path.name
-        copy.write_bytes(head)
-        try:
-            events = fmt.decode(copy, tools).events
-        except DecodeError as e:
-            raise DecodeError(path, e.reason) from None
-    return pc.min(events["ts"]).as_py() if events.num_rows else None

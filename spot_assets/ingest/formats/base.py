@@ -8,13 +8,21 @@ ingest turns into a quarantine entry; that never stops the other files of the pa
 from __future__ import annotations
 
 import datetime as dt
+import gzip
+import tempfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 import pyarrow as pa
+import pyarrow.compute as pc
+
+from resources.tools import Tools
 
 REJECT_COLUMNS = pa.schema([("record", pa.int64()), ("raw", pa.string()), ("reason", pa.string())])
+# Text read (after gunzip) to find a text file's first event time: a few thousand log lines.
+HEAD_BYTES = 256 << 10
 
 
 class DecodeError(Exception):
@@ -24,19 +32,6 @@ class DecodeError(Exception):
         super().__init__(f"{path}: {reason}")
         self.path = str(path)
         self.reason = reason
-
-
-@dataclass(frozen=True)
-class Tools:
-    """Where the native decoders are; picklable, so worker processes get it as is."""
-
-    nfdump: str = "nfdump"
-    tshark: str = "tshark"
-    editcap: str = "editcap"
-    # Packets per tshark process: tshark's memory grows with the packet count of its input.
-    tshark_chunk_packets: int = 500_000
-    # "native" (a streaming reader whose output equals tshark's, about twice as fast) or "tshark".
-    dns_engine: str = "native"
 
 
 @dataclass
@@ -84,6 +79,31 @@ class Format:
     sniff: Callable[[Path, bytes], bool]
     decode: Callable[[Path, Tools], Decoded]
     # The time of the file's first event (None when it holds none), for binary formats whose head
-    # cannot be cut off and decoded alone; text formats leave it None and `formats.first_event_time`
-    # decodes their first lines with `decode`.
+    # cannot be cut off and decoded alone; text formats leave it None and have their first lines
+    # decoded (`first_event_time`).
     first_time: Callable[[Path, Tools], dt.datetime | None] | None = None
+    # The native tools ``decode`` runs (`resources.tools`): located and checked before any file is read.
+    tools: tuple[str, ...] = ()
+
+    def first_event_time(self, path: Path, tools: Tools) -> dt.datetime | None:
+        """The time of the file's first event, as this format reads it: its own `first_time`, else the
+        earliest ``ts`` of the rows it decodes from the file's first whole lines."""
+        if self.first_time:
+            return self.first_time(path, tools)
+        with open(path, "rb") as f:
+            compressed = f.read(2) == b"\x1f\x8b"
+            f.seek(0)
+            try:
+                head = (gzip.GzipFile(fileobj=f) if compressed else f).read(HEAD_BYTES)
+            except (OSError, EOFError, zlib.error) as e:
+                raise DecodeError(path, f"corrupt or truncated gzip stream: {e}") from e
+        if len(head) == HEAD_BYTES:
+            head = head[:head.rfind(b"\n") + 1]
+        with tempfile.TemporaryDirectory(prefix="spot-head-") as folder:
+            copy = Path(folder) / path.name
+            copy.write_bytes(head)
+            try:
+                events = self.decode(copy, tools).events
+            except DecodeError as e:
+                raise DecodeError(path, e.reason) from None
+        return pc.min(events["ts"]).as_py() if events.num_rows else None

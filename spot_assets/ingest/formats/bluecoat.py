@@ -53,9 +53,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
+from resources.tools import Tools
 from spot_assets import schemas
 from spot_assets.ingest.formats import textlog
-from spot_assets.ingest.formats.base import Decoded, Format, Rejects, Tools
+from spot_assets.ingest.formats.base import Decoded, Format, Rejects
 
 SPOT_FIELDS = (
     "date time time-taken c-ip cs-username cs-auth-group x-exception-id sc-filter-result cs-categories "

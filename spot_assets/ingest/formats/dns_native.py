@@ -15,8 +15,9 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from resources.tools import Tools
 from spot_assets.ingest.formats import dns_tshark, pcapfile
-from spot_assets.ingest.formats.base import Decoded, DecodeError, Tools
+from spot_assets.ingest.formats.base import Decoded, DecodeError
 from spot_assets.ingest.formats.dns_wire import Delegate, classify
 
 BATCH_ROWS = 65_536

@@ -35,8 +35,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from resources.tools import Tools
 from spot_assets.ingest.formats import dns_native, dns_tshark, pcapfile
-from spot_assets.ingest.formats.base import Decoded, DecodeError, Format, Tools
+from spot_assets.ingest.formats.base import Decoded, DecodeError, Format
 
 ENGINES = {"native": dns_native.decode, "tshark": dns_tshark.decode}
 
@@ -66,5 +67,6 @@ FORMATS = [
         sniff=sniff,
         decode=decode,
         first_time=pcapfile.first_packet_time,
+        tools=("tshark", "editcap"),
     )
 ]

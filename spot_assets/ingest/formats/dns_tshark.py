@@ -27,8 +27,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pv
 
+from resources.tools import Tools
 from spot_assets.ingest.formats import pcapfile
-from spot_assets.ingest.formats.base import REJECT_COLUMNS, Decoded, DecodeError, Rejects, Tools
+from spot_assets.ingest.formats.base import REJECT_COLUMNS, Decoded, DecodeError, Rejects
 from spot_assets.schemas import DECODED, TS
 
 # What both engines return (the decoder columns of the dns table that a capture carries).

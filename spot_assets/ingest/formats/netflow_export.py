@@ -22,7 +22,9 @@ from typing import BinaryIO, Iterator
 
 import dpkt
 
-from spot_assets.ingest.formats.base import DecodeError, Rejects, Tools
+from resources.tools import Tools
+
+from spot_assets.ingest.formats.base import DecodeError, Rejects
 
 PCAP_MAGICS = {b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\xc3\xd4", b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d", b"\x0a\x0d\x0d\x0a"}
 

@@ -67,8 +67,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pv
 
+from resources.tools import Tools
 from spot_assets import schemas
-from spot_assets.ingest.formats.base import Decoded, DecodeError, Format, Rejects, Tools
+from spot_assets.ingest.formats.base import Decoded, DecodeError, Format, Rejects
 from spot_assets.ingest.formats.netflow_export import collect_exports, is_export_capture
 from spot_assets.ingest.formats.pcapfile import first_packet_time
 from spot_assets.ingest.timecols import flow_columns
@@ -91,9 +92,10 @@ _DIRECTIONS = pa.array(["I", "E"])  # %dir's letters, by Spot's value
 NFCAPD_MAGIC = 0xA50C  # nfcapd file header: magic, then layout version 1 (nfdump 1.6) or 2 (1.7)
 _BLOCK_BYTES = 1 << 20
 _PIPE_BYTES = 1 << 20
-# Batches (blocks of text) converted together: ~40 k flows per call of each pyarrow.compute kernel,
-# so the per-call cost is spread (converting every 1 MB batch cost 0.2 s more per million flows),
-# while the conversion still overlaps nfdump's decoding and the work left after it ends is small.
+# Batches (blocks of text) inspected and converted together: ~40 k flows per call of each
+# pyarrow.compute kernel, so the per-call cost is spread (converting every 1 MB batch cost 0.2 s more
+# per million flows, inspecting it 0.05 s), while the conversion still overlaps nfdump's decoding and
+# the work left after it ends is small.
 _CONVERT_BATCHES = 8
 
 
@@ -126,10 +128,15 @@ def _direction(values: pa.Array) -> pa.Array:
 
 
 def _port(values: pa.Array) -> pa.Array:
-    """``%dp`` is ``type.code`` for ICMP, which nfdump's csv (and Spot) write as type * 256 + code."""
-    dotted = pc.match_substring(values, ".")
-    if not pc.any(dotted).as_py():
+    """``%dp`` is ``type.code`` for ICMP, which nfdump's csv (and Spot) write as type * 256 + code.
+
+    The plain cast is tried first: rows without ICMP are then not searched for a dot."""
+    try:
         return values.cast(pa.int32())
+    except pa.ArrowInvalid:
+        dotted = pc.match_substring(values, ".")
+        if not pc.any(dotted).as_py():
+            raise
     parts = pc.split_pattern(pc.if_else(dotted, values, pc.binary_join_element_wise("0", values, ".")), ".", max_splits=1)
     high, low = (pc.list_element(parts, i).cast(pa.int32()) for i in (0, 1))
     return pc.add(pc.multiply(high, 256), low)
@@ -220,13 +227,13 @@ class _Lines:
 
 
 def _read_rows(open_text: Callable[[], contextlib.AbstractContextManager[BinaryIO]], layout: _Layout,
-               path: Path, inspect: Callable[[pa.RecordBatch], None] | None = None) -> tuple[pa.Table, Rejects]:
+               path: Path, inspect: Callable[[pa.Table], None] | None = None) -> tuple[pa.Table, Rejects]:
     """Spot rows with a ``record`` column, and the rejects, from the text ``open_text`` streams.
 
     The first pass converts while reading (pyarrow.csv's types, then each column's ``finish``, batch by
     batch). Only when some value does not convert is the text read again as strings, the failing
-    values found and their lines rejected. ``inspect`` sees every batch as read and may raise to
-    abandon the stream.
+    values found and their lines rejected. ``inspect`` sees the batches as read, a few at a time, and
+    may raise to abandon the stream.
     """
     try:
         return _read_pass(open_text, layout, True, inspect)
@@ -251,20 +258,23 @@ def _read_pass(open_text, layout: _Layout, typed: bool, inspect) -> tuple[pa.Tab
             convert_options=pv.ConvertOptions(column_types=types, include_columns=list(types), null_values=[""],
                                               strings_can_be_null=True),
         )
+        read_schema = reader.schema
+
+        def take(batches: list[pa.RecordBatch]) -> None:
+            group = pa.Table.from_batches(batches, schema=read_schema)
+            if inspect:
+                inspect(group)
+            parts.append(_to_spot(group, layout) if typed else group)
+
         pending = []
         for batch in reader:
-            if inspect:
-                inspect(batch)
             pending.append(batch)
             # Converting as the text arrives overlaps that work with nfdump's, which keeps writing.
-            if typed and len(pending) == _CONVERT_BATCHES:
-                parts.append(_to_spot(pa.Table.from_batches(pending), layout))
+            if len(pending) == _CONVERT_BATCHES:
+                take(pending)
                 pending = []
-        if typed and pending:
-            parts.append(_to_spot(pa.Table.from_batches(pending), layout))
-        read_schema = reader.schema
-    if not typed:
-        parts = pending
+        if pending:
+            take(pending)
     first = 2 if layout.header is not None else 1
     records = pa.array(np.delete(np.arange(first, first + sum(len(p) for p in parts) + len(lines.skipped)),
                                  np.asarray(lines.skipped, dtype=np.int64) - first), pa.int64())
@@ -273,7 +283,7 @@ def _read_pass(open_text, layout: _Layout, typed: bool, inspect) -> tuple[pa.Tab
         table = pa.concat_tables(parts) if parts else _to_spot(read_schema.empty_table(), layout)
         table = table.append_column("record", records)
     else:
-        text, bad = _as_text(pa.Table.from_batches(parts, schema=read_schema).append_column("record", records))
+        text, bad = _as_text(pa.concat_tables(parts or [read_schema.empty_table()]).append_column("record", records))
         table = _to_spot(_drop_unconvertible(text, layout, rejected, bad), layout)
     table = _drop_blank_and_timeless(table, rejected)
     rejects = Rejects()
@@ -452,11 +462,11 @@ class _CondensedIPv6(Exception):
     """nfdump shortened an IPv6 address (``2001:db..34:5678``): the file needs ``-6``."""
 
 
-def _no_condensed_ipv6(batch: pa.RecordBatch) -> None:
+def _no_condensed_ipv6(rows: pa.Table) -> None:
     """nfdump right-aligns an address in 16 characters and condenses only longer ones (to 16), so
     only a value without a leading space can be condensed: searching those alone is ~7x cheaper."""
     for name in ("sa", "da", "ra"):
-        values = batch.column(name)
+        values = rows.column(name)
         unpadded = values.filter(pc.invert(pc.starts_with(values, " ")))
         if len(unpadded) and pc.any(pc.match_substring(unpadded, "..")).as_py():
             raise _CondensedIPv6
@@ -571,8 +581,8 @@ FORMATS = [
     Format("nfdump_csv", "flow", "CSV written by nfdump -o csv (stock 1.6/1.7 or Spot's 27-field fork)",
            lambda path, head: _csv_layout(head) is not None, decode_nfdump_csv),
     Format("nfcapd", "flow", "binary nfcapd files, decoded with nfdump", sniff_nfcapd, decode_nfcapd,
-           first_time_nfcapd),
+           first_time_nfcapd, tools=("nfdump",)),
     # The capture's clock, not the exporters' (their records' times need the whole replay).
     Format("netflow_pcap", "flow", "pcap of NetFlow v5/v9/IPFIX export datagrams, collected with nfcapd",
-           lambda path, head: is_export_capture(head), decode_netflow_pcap, first_packet_time),
+           lambda path, head: is_export_capture(head), decode_netflow_pcap, first_packet_time, tools=("nfdump",)),
 ]

@@ -16,7 +16,9 @@ import subprocess
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
-from spot_assets.ingest.formats.base import DecodeError, Tools
+from resources.tools import Tools
+
+from spot_assets.ingest.formats.base import DecodeError
 
 PCAPNG_MAGIC = b"\x0a\x0d\x0d\x0a"
 # magic -> (byte order, timestamp fraction units per second)

@@ -34,9 +34,10 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from resources.tools import Tools
 from spot_assets import schemas
 from spot_assets.ingest.formats import textlog
-from spot_assets.ingest.formats.base import Decoded, Format, Rejects, Tools
+from spot_assets.ingest.formats.base import Decoded, Format, Rejects
 
 NATIVE = ("time", "elapsed", "remotehost", "code", "bytes", "method", "url", "rfc931", "peer", "type")
 NATIVE_LINE = re.compile(r"\d+\.\d{3}\s+-?\d+\s+\S+\s+[A-Z_]+/\d{3}\s+\d+(\s+\S+){3}\s+\S+/\S+\s+\S+\s*")

@@ -109,17 +109,29 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
+from resources.tools import Tools
 from spot_assets import schemas
-from spot_assets.ingest.formats.base import Decoded, DecodeError, Format, Rejects, Tools
+from spot_assets.ingest.formats.base import Decoded, DecodeError, Format, Rejects
 from spot_assets.ingest.formats.textlog import GZIP_MAGIC, HEAD_BYTES, fulluri
 
 PIECE_BYTES = 64 << 20  # read this much at a time: bounds the raw text held beside the decoded rows
 COMMON_FIELDS = frozenset({"ts", "uid", "id.orig_h", "id.resp_h"})
-KIND_FIELDS = {
-    "conn": frozenset({"proto", "conn_state"}),
-    "dns": frozenset({"query", "qtype"}),
-    "http": frozenset({"method", "uri"}),
-}
+
+
+@dataclass(frozen=True)
+class Log:
+    """A Zeek log Spot reads: its ``#path``, the data type it feeds, and the fields (beyond
+    ``COMMON_FIELDS``) that show a header without a ``#path`` is this log."""
+
+    path: str
+    data_type: str
+    fields: frozenset[str]
+
+
+# The Zeek logs Spot ingests, by path; every other log (ssl, files, weird, ...) is not read.
+LOGS = {log.path: log for log in (Log("conn", "flow", frozenset({"proto", "conn_state"})),
+                                  Log("dns", "dns", frozenset({"query", "qtype"})),
+                                  Log("http", "proxy", frozenset({"method", "uri"})))}
 IOT23_GAP = b"   "
 # Whitespace tolerated before a file's first header line (Slips' test10 conn.log starts with a tab).
 STRAY = " \t\ufeff"
@@ -169,11 +181,11 @@ class _Header:
     def kind(self) -> str | None:
         """conn, dns or http: by ``#path`` (a JSON log's ``_path``) when the log names it, else by the field names."""
         if self.path is not None and not self.csv:
-            return self.path if self.path in KIND_FIELDS else None
+            return self.path if self.path in LOGS else None
         fields = set(self.fields or ())
         if not COMMON_FIELDS <= fields:
             return None
-        return next((kind for kind, need in KIND_FIELDS.items() if need <= fields), None)
+        return next((log.path for log in LOGS.values() if log.fields <= fields), None)
 
 
 def _json_object(line: str | bytes) -> dict | None:
@@ -237,16 +249,15 @@ def _sniffer(kind: str, csv_layout: bool | None) -> Callable[[Path, bytes], bool
     return sniff
 
 
-# The Spot data type each Zeek log feeds; every other log (ssl, files, weird, ...) is not read.
-DATA_TYPES = {"conn": "flow", "dns": "dns", "http": "proxy"}
 _NAMED_LOG = re.compile(r"^([A-Za-z0-9_-]+)\.")
 
 
-def log_path(path: Path, head: bytes) -> str | None:
+def log_of(path: Path) -> str | None:
     """Which Zeek log a file is (``conn``, ``dns``, ``ssl``...): its ``#path`` (a JSON log's ``_path``),
     else the kind its fields show, else its name up to the first dot, as Zeek and its log rotation
     name files (``conn.log``, ``conn.00:00:00-01:00:00.log.gz``); None when none of them says."""
-    header = _head_header(head)
+    with open(path, "rb") as f:
+        header = _head_header(f.read(HEAD_BYTES))
     if header is not None and (header.path or header.kind()):
         return header.path or header.kind()
     match = _NAMED_LOG.match(path.name)
@@ -642,8 +653,8 @@ def _proxy(v: _Values) -> dict:
     }
 
 
-def _decoder(kind: str, data_type: str, mapping: Callable[[_Values], dict]) -> Callable[[Path, Tools], Decoded]:
-    required = KIND_FIELDS[kind] | {"ts"}
+def _decoder(kind: str, mapping: Callable[[_Values], dict]) -> Callable[[Path, Tools], Decoded]:
+    required, data_type = LOGS[kind].fields | {"ts"}, LOGS[kind].data_type
 
     def decode(path: Path, tools: Tools) -> Decoded:
         rejects = Rejects()
@@ -659,11 +670,11 @@ def _decoder(kind: str, data_type: str, mapping: Callable[[_Values], dict]) -> C
 
 FORMATS = [
     Format("zeek_conn", "flow", "Zeek conn.log (ASCII or JSON, plain or gzip), IoT-23 labeled conn logs included",
-           _sniffer("conn", csv_layout=False), _decoder("conn", "flow", _flow)),
+           _sniffer("conn", csv_layout=False), _decoder("conn", _flow)),
     Format("zeek_conn_csv", "flow", "Zeek conn.log fields as CSV with a header line (e.g. labeled IoT-23 CSV)",
-           _sniffer("conn", csv_layout=True), _decoder("conn", "flow", _flow)),
+           _sniffer("conn", csv_layout=True), _decoder("conn", _flow)),
     Format("zeek_dns", "dns", "Zeek dns.log (ASCII or JSON, plain or gzip, or its fields as CSV)",
-           _sniffer("dns", csv_layout=None), _decoder("dns", "dns", _dns)),
+           _sniffer("dns", csv_layout=None), _decoder("dns", _dns)),
     Format("zeek_http", "proxy", "Zeek http.log (ASCII or JSON, plain or gzip, or its fields as CSV)",
-           _sniffer("http", csv_layout=None), _decoder("http", "proxy", _proxy)),
+           _sniffer("http", csv_layout=None), _decoder("http", _proxy)),
 ]

@@ -20,20 +20,7 @@ from resources.config import SpotConfig
 from spot_assets.simulation import scenarios
 from spot_assets.simulation.simulator import Settings, Simulator, total_seconds
 from spot_assets.simulation.writers import PROXY_FORMATS
-
-
-def _date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be positive: {text}")
-    return value
+from spot_cli.arguments import date, positive
 
 
 def scenario_ids(text: str) -> list[str]:
@@ -73,10 +60,10 @@ def register(subparsers) -> None:
     """Add the `simulate` subcommand to the `spot` parser."""
     p = subparsers.add_parser("simulate", help="write simulated, labeled network days into the landing folders",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--date", type=_date, required=True, help="first day (YYYY-MM-DD)")
-    p.add_argument("--days", type=_positive, default=1)
-    p.add_argument("--hosts", type=_positive, default=Settings.hosts, help="hosts in the organisation")
-    p.add_argument("--flows", type=_positive, default=Settings.flows, help="flows a day, exactly")
+    p.add_argument("--date", type=date, required=True, help="first day (YYYY-MM-DD)")
+    p.add_argument("--days", type=positive, default=1)
+    p.add_argument("--hosts", type=positive, default=Settings.hosts, help="hosts in the organisation")
+    p.add_argument("--flows", type=positive, default=Settings.flows, help="flows a day, exactly")
     p.add_argument("--seed", type=int, default=Settings.seed)
     p.add_argument("--scenarios", default="all",
                    help=f"all, none, or ids separated by commas: {', '.join(scenarios.SCENARIOS)}")

@@ -1,4 +1,4 @@
-"""A small, deterministic capture set for one day, written by the real tools: the demo's input.
+"""A small, deterministic capture set for one day, written by the real tools: the graph tests' input.
 
 Flow: a generated pcap turned into nfcapd files by nfdump's own ``nfpcapd``. DNS: a pcap of
 query/response pairs. Proxy: a Blue Coat ELFF log. The same seed gives the same bytes, so landing

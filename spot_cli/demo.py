@@ -1,7 +1,7 @@
 """The main job on the embedded default: simulated days with attacks, through the whole graph a day at a
 time, with the Dagster UI from the start and the analyst dashboard as soon as the first day is done.
 
-The days run in one worker process (``python -m spot_assets.demo DAY...``), one Dagster run per day
+The days run in one worker process (``python -m spot_cli.demo DAY...``), one Dagster run per day
 on the persistent instance (so each shows in the UI), in date order because a day's detectors read
 the profiles of the days before it. One process for all the days means one Spark session, one JVM
 start, where a backfill through the daemon starts a process and a JVM for each of its runs: that was
@@ -30,10 +30,10 @@ import dagster as dg
 
 from resources.config import SpotConfig, load_config
 from resources.dagster_api import DagsterApi
-from spot_assets.runs import DayProgress, materialize_day
 from spot_assets.simulation import scenarios
-from spot_assets.simulation.cli import nfpcapd_path
 from spot_assets.simulation.simulator import Settings, Simulator
+from spot_cli.runs import DayProgress, materialize_day
+from spot_cli.simulate import nfpcapd_path
 
 FIRST_DAY, DAYS = dt.date(2024, 7, 8), 3
 DEMO = Settings(hosts=300, flows=40_000, seed=7)
@@ -127,7 +127,7 @@ def serve(cfg: SpotConfig, host: str, ui_port: int, dash_port: int) -> int:
     # the servers too.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, signal.default_int_handler)
-    spot = [sys.executable, "-m", "spot_assets.cli"]
+    spot = [sys.executable, "-m", "spot_cli"]
     ui_url, dash_url = f"http://{host}:{ui_port}", f"http://{host}:{dash_port}"
     servers = [_start([*spot, "ui", "--host", host, "--port", str(ui_port)], logs / "dagster.log")]
     worker = None
@@ -140,7 +140,7 @@ def serve(cfg: SpotConfig, host: str, ui_port: int, dash_port: int) -> int:
             if pending:
                 board.say(f"running the whole graph for {', '.join(map(str, pending))}, a run per day "
                           f"(log: {logs / 'demo-runs.log'})")
-                worker = _start([sys.executable, "-m", "spot_assets.demo", *map(str, pending)], logs / "demo-runs.log")
+                worker = _start([sys.executable, "-m", "spot_cli.demo", *map(str, pending)], logs / "demo-runs.log")
             ui, ui_shown, dash_shown = DagsterApi(ui_url), False, False
             while True:
                 running = worker is not None and worker.poll() is None

@@ -54,6 +54,22 @@ def materialize_day(cfg: SpotConfig, day: dt.date, data_types: list[str], only: 
                                       instance=instance, raise_on_error=False, tags=tags)
 
 
+def report(result: dg.ExecuteInProcessResult, day: dt.date) -> bool:
+    """Print what a run materialized, with its metadata; True when the run succeeded."""
+    print(f"{day}: run {result.run_id} {'succeeded' if result.success else 'FAILED'}")
+    for event in result.get_asset_materialization_events():
+        mat = event.materialization
+        shown = {k: v.value for k, v in mat.metadata.items() if k != "manifest"}
+        print(f"  {mat.asset_key.to_user_string():<24} {shown}")
+    for event in result.get_asset_check_evaluations():
+        status = "passed" if event.passed else "FAILED"
+        print(f"  check {event.asset_key.to_user_string()}:{event.check_name:<12} {status}")
+    for event in result.all_events:
+        if event.is_step_failure:
+            print(f"  step {event.step_key} failed: {event.step_failure_data.error.message.strip()}")
+    return result.success
+
+
 class DayProgress:
     """Which assets of the whole graph each day has materialized, from the instance's event log: what
     `spot demo` shows while its days run, and how it tells a done day (Dagster's own record, the same
