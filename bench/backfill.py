@@ -30,10 +30,11 @@ import numpy as np  # noqa: E402
 from bench._harness import run_assets, spot, write_config  # noqa: E402
 from resources.lake import LakeResource  # noqa: E402
 from spot_assets import schemas  # noqa: E402
+from spot_assets.datatypes import DATA_TYPES
 
 FIRST = dt.date(2024, 7, 8)
 ASSETS = ("{t}_ingest_summary", "{t}_words", "{t}_model", "{t}_scores", "{t}_suspicious")
-TYPES = ",".join(schemas.TYPES)
+TYPES = ",".join(tuple(DATA_TYPES))
 
 
 def prepare(work: Path, days: int, flows: int) -> Path:
@@ -43,7 +44,7 @@ def prepare(work: Path, days: int, flows: int) -> Path:
         spot(config, "simulate", "--date", FIRST, "--days", days, "--flows", flows, "--hosts", 300,
              "--scenarios", "all", "--out", sim)
     lake = LakeResource(root=str(work / "home" / "lake"))
-    for data_type in schemas.TYPES:
+    for data_type in tuple(DATA_TYPES):
         if not lake.days(f"{data_type}_events"):
             spot(config, "ingest", data_type, *sorted((sim / data_type).iterdir()))
     return config
@@ -52,7 +53,7 @@ def prepare(work: Path, days: int, flows: int) -> Path:
 def scores(work: Path, days: list[dt.date]) -> dict:
     lake = LakeResource(root=str(work / "home" / "lake"))
     return {(t, d): lake.read_day(f"{t}_scores", d).sort_by([("source_file", "ascending"), ("record", "ascending")])
-            for t in schemas.TYPES for d in days}
+            for t in tuple(DATA_TYPES) for d in days}
 
 
 def main() -> int:

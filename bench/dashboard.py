@@ -64,7 +64,7 @@ def make_day(lake: LakeResource, events: int, files: int, seed: int = 0) -> pa.T
         for hour in np.unique(hours):
             lake.write_part("flow_events", DAY, f"file{i:04d}", part.filter(pa.array(hours == hour)), int(hour))
     chosen = table.take(pa.array(np.sort(rng.choice(events, 250, replace=False))))
-    listed = chosen.select(schemas.ML_COLUMNS["flow"]).append_column("src_word", pa.array(["w"] * 250)) \
+    listed = chosen.select(list(FLOW.ml_columns)).append_column("src_word", pa.array(["w"] * 250)) \
         .append_column("dst_word", pa.array(["w"] * 250)).append_column("score", pa.array(np.sort(rng.random(250)) * 1e-4))
     lake.replace_day("flow_suspicious", DAY, listed)
     return listed

@@ -1,7 +1,7 @@
 """A flow day end to end after ingest, as `spot run` runs it: words -> model -> scores and suspicious ->
 findings -> priority -> enriched, in one Dagster run in a fresh process, with the time of each step.
 
-    python bench/e2e.py [--flows 1000000] [--seed 0] [--work DIR]
+    python bench/e2e.py [--flows 1000000] [--seed 0] [--work DIR] [--engine auto|in-process|spark]
 
 One simulated flow day (every scenario, hosts scaled to the size, made and ingested once under
 ``DIR/<flows>`` as bench/ml.py makes its days) is run through the stages above with the default
@@ -11,6 +11,11 @@ than the model itself, so the figure is the ratio
     end-to-end / model-step = the run process's wall time, start to exit (Python, Dagster, the JVM
                               start and every step included: what a user waits for)
                               / the `flow_model` step's time (from the run's event log)
+
+``--engine`` forces where the words and scores run (``[ml] local_max_rows``): ``in-process`` (Arrow,
+whatever the size), ``spark`` (whatever the size) or ``auto`` (the configuration's default threshold);
+the LDA fit runs on Spark in all three. Where the words run in process, the JVM starts in the model
+step and its start-up is counted in that step.
 
 The JVM starts are counted, not assumed: the Spark driver JVMs (`java ... SparkSubmit`) seen in the
 run process's tree, sampled every 0.25 s (a JVM lives for seconds, so none is missed; what is left
@@ -42,6 +47,7 @@ from bench.ml import DAY, driver_memory, prepare  # noqa: E402
 
 ASSETS = ("{t}_words", "{t}_model", "{t}_scores", "{t}_suspicious", "{t}_findings", "{t}_priority", "{t}_enriched")
 MODEL_STEP = "flow_model"
+ENGINES = {"auto": {}, "in-process": {"local_max_rows": 10**12}, "spark": {"local_max_rows": 0}}
 
 
 def main() -> int:
@@ -49,11 +55,13 @@ def main() -> int:
     parser.add_argument("--flows", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=0, help="the simulator's seed")
     parser.add_argument("--work", default="/tmp/spot-bench-e2e", help="kept between runs: the day is reused")
+    parser.add_argument("--engine", choices=ENGINES, default="auto", help="where words and scores run")
     args = parser.parse_args()
     work = Path(args.work) / str(args.flows)
-    print(f"{args.flows} flows under {work}", flush=True)
+    print(f"{args.flows} flows under {work}, words and scores: {args.engine}", flush=True)
     home, _ = prepare(work, args.flows, args.seed)
-    config = write_config(work / "e2e.toml", home, spark={"driver_memory": driver_memory(args.flows)})
+    config = write_config(work / f"e2e-{args.engine}.toml", home, spark={"driver_memory": driver_memory(args.flows)},
+                          ml=ENGINES[args.engine])
     measured, steps = run_assets(config, DAY, "flow", ASSETS)
     in_steps = sum(steps.values())
     for step, seconds in steps.items():
@@ -62,8 +70,8 @@ def main() -> int:
     print(f"  {'outside steps':<16} {measured.seconds - in_steps:8.1f} s  (Python start, Dagster, run set-up)")
     print(f"  {'end to end':<16} {measured.seconds:8.1f} s  CPU {measured.cpu_seconds:.1f} s, "
           f"peak RSS {measured.peak_rss_mb:.0f} MB, load average {os.getloadavg()[0]:.1f}")
-    row = {"flows": args.flows, "steps": steps, "process_seconds": measured.seconds, "cpu_seconds": measured.cpu_seconds,
-           "peak_rss_mb": measured.peak_rss_mb, "jvm_starts": measured.jvm_starts, "load_avg": os.getloadavg()[0]}
+    row = {"flows": args.flows, "engine": args.engine, "steps": steps, "process_seconds": measured.seconds,
+           "cpu_seconds": measured.cpu_seconds, "peak_rss_mb": measured.peak_rss_mb, "jvm_starts": measured.jvm_starts, "load_avg": os.getloadavg()[0]}
     with open(Path(args.work) / "e2e.json", "a") as f:
         f.write(json.dumps(row) + "\n")
     print(f"end-to-end / model-step: {measured.seconds / steps[MODEL_STEP]:.2f}")

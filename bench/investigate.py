@@ -39,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from resources.lake import LakeResource  # noqa: E402
 from spot_assets import schemas  # noqa: E402
+from spot_assets.datatypes import DATA_TYPES
 from spot_assets.oa.investigate import FLOW_SEARCH_COLUMNS, flow_expanded_search  # noqa: E402
 
 DAY = dt.date(2024, 7, 8)
@@ -85,7 +86,7 @@ def write_day(lake: LakeResource, flows: int, ips: int, parts: int, sort: bool, 
                 "opkt": ipkt, "obyt": ipkt * rng.integers(40, 1500, n),
                 "source_file": pa.array([f"f{hour:02d}{part}"] * n), "record": np.arange(1, n + 1),
             })
-            table = schemas.conform(table, schemas.EVENTS["flow"])
+            table = schemas.conform(table, DATA_TYPES["flow"].events)
             if sort:
                 table = table.sort_by([("sip", "ascending"), ("ts", "ascending")])
             lake.write_part("flow_events", DAY, f"f{hour:02d}{part}", table, hour=hour)

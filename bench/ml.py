@@ -9,6 +9,8 @@ captures once, then for each configuration, in a fresh process (so the Spark JVM
 configuration's own): materialize flow_words, flow_model, flow_scores and flow_suspicious, timing
 each Dagster step from the run's event log, sampling the peak RSS of the whole process tree (Python,
 JVM, Python workers) every 0.25 s, and evaluating the scores against the simulator's labels.
+Words and scores run where the configuration puts them (``[ml] local_max_rows``: in process up to
+that many events); ``--config ours:local_max_rows=0`` runs them on Spark.
 
 The two configurations differ only in [ml]: (a) ours, the `MLConfig` defaults (three online LDA
 fits combined, ``seeds = 3``); (b) Spot's classic, `lda.CLASSIC` (one EM fit, alpha 1.02, beta

@@ -84,6 +84,11 @@ class DataType:
     # whether its storyboard places addresses (network context, a map): the asset loads the context
     places_addresses: bool = False
 
+    @property
+    def decoded(self) -> pa.Schema:
+        """What a decoder returns: the events before the ingest stamps the file id on them."""
+        return pa.schema([f for f in self.events if f.name != "source_file"])
+
     def table(self, stage: str) -> str:
         """The lake and asset name of this type's ``stage`` table (``flow_findings``...)."""
         return f"{self.name}_{stage}"

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-TYPES = ("flow", "dns", "proxy")
-
 TS = pa.timestamp("ms", tz="UTC")
 
 PROVENANCE = [
@@ -110,24 +108,6 @@ PROXY_EVENTS = pa.schema(
         *PROVENANCE,
     ]
 )
-
-EVENTS = {"flow": FLOW_EVENTS, "dns": DNS_EVENTS, "proxy": PROXY_EVENTS}
-
-# What a decoder returns before the asset stamps the file id on it.
-DECODED = {t: pa.schema([f for f in s if f.name != "source_file"]) for t, s in EVENTS.items()}
-
-# The event columns that travel with an event through words, scores and the suspicious list: Spot's ML
-# output columns (spec §3.7) plus the event time and provenance, so any score can be traced back.
-_TRACE = ["ts", "source_file", "record", "uid"]
-ML_COLUMNS = {
-    "flow": ["treceived", "tryear", "trmonth", "trday", "trhour", "trminute", "trsec", "tdur", "sip", "dip", "sport",
-             "dport", "proto", "ipkt", "ibyt", "opkt", "obyt", *_TRACE],
-    "dns": ["frame_time", "unix_tstamp", "frame_len", "ip_dst", "dns_qry_name", "dns_qry_class", "dns_qry_type",
-            "dns_qry_rcode", *_TRACE],
-    "proxy": ["p_date", "p_time", "clientip", "host", "reqmethod", "useragent", "resconttype", "duration", "username",
-              "webcat", "referer", "respcode", "uriport", "uripath", "uriquery", "serverip", "scbytes", "csbytes",
-              "fulluri", *_TRACE],
-}
 
 REJECTS = pa.schema(
     [

@@ -20,7 +20,7 @@ from spot_assets.export import neutralise_formulas
 
 # Tables `spot export` knows, by the name the user types, with their schemas.
 EXPORTABLE = {
-    "events": lambda t: schemas.EVENTS[t],
+    "events": lambda t: DATA_TYPES[t].events,
     "rejects": lambda t: schemas.REJECTS,
     "ingest_summary": lambda t: schemas.INGEST_SUMMARY,
     # Their schema is what the files say (Spark, or the enrichment and details builders, wrote them).

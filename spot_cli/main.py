@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 from resources.config import ConfigError, SpotConfig, load_config
 from resources.lake import LakeResource
 from resources.tools import ToolError
-from spot_assets import schemas
+from spot_assets.datatypes import DATA_TYPES
 from spot_assets.ml.evaluate import evaluate
 from spot_assets.partitions import daily
 from spot_cli import demo, runs, simulate
@@ -90,7 +90,7 @@ def parser() -> argparse.ArgumentParser:
     c.set_defaults(fn=cmd_config)
 
     i = sub.add_parser("ingest", help="land capture files and ingest the days they cover")
-    i.add_argument("type", choices=[*schemas.TYPES, ZEEK],
+    i.add_argument("type", choices=[*tuple(DATA_TYPES), ZEEK],
                    help=f"a data type, or {ZEEK}: Zeek logs, conn/dns/http routed to flow/dns/proxy")
     i.add_argument("paths", nargs="+", help="files, folders (every file of the type under them) or quoted globs")
     i.add_argument("--format", help="force an input format instead of detecting it")
@@ -98,18 +98,18 @@ def parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("run", help="materialize everything defined for one day")
     r.add_argument("--date", type=date, required=True)
-    r.add_argument("--type", choices=schemas.TYPES)
+    r.add_argument("--type", choices=tuple(DATA_TYPES))
     r.set_defaults(fn=cmd_run)
 
     e = sub.add_parser("export", help="export one day of a table to CSV or Parquet")
-    e.add_argument("type", choices=schemas.TYPES)
+    e.add_argument("type", choices=tuple(DATA_TYPES))
     e.add_argument("--date", type=date, required=True)
     e.add_argument("--table", choices=sorted([*EXPORTABLE, "storyboard"]), required=True)
     e.add_argument("--out", required=True)
     e.set_defaults(fn=cmd_export)
 
     v = sub.add_parser("evaluate", help="rank quality of a day's scores against labeled events")
-    v.add_argument("type", choices=schemas.TYPES)
+    v.add_argument("type", choices=tuple(DATA_TYPES))
     v.add_argument("--date", type=date, required=True)
     v.add_argument("--labels", required=True, help="Parquet labels (e.g. from spot simulate)")
     v.add_argument("--json", action="store_true", help="print the report as JSON")

@@ -7,6 +7,7 @@ import pyarrow.csv as pacsv
 
 from resources.lake import LakeResource
 from spot_assets import schemas
+from spot_assets.datatypes import DATA_TYPES
 from spot_cli.main import main
 
 DAY = dt.date(2024, 7, 8)
@@ -24,7 +25,7 @@ def test_csv_export_neutralises_formulas_and_keeps_values(tmp_path):
     rows = pa.table({"ts": pa.array([1720396800000, 1720396801000], schemas.TS),
                      "clientip": ["10.0.0.1", "10.0.0.2"], "host": ["=HYPERLINK(\"x\")", "example.com"],
                      "useragent": ["@SUM(1)", "Mozilla/5.0"], "record": [1, 2], "source_file": ["f", "f"]})
-    lake.write_part("proxy_events", DAY, "f", schemas.conform(rows, schemas.EVENTS["proxy"]), hour=0)
+    lake.write_part("proxy_events", DAY, "f", schemas.conform(rows, DATA_TYPES["proxy"].events), hour=0)
     out = tmp_path / "events.csv"
     assert main(["--config", cfg, "export", "proxy", "--date", DAY.isoformat(), "--table", "events",
                  "--out", str(out)]) == 0

@@ -19,7 +19,7 @@ import pyspark
 import pytest
 
 from resources.lake import LakeResource
-from spot_assets import schemas
+from spot_assets.datatypes import DATA_TYPES
 
 DAY = dt.date(2024, 7, 8)
 
@@ -75,7 +75,7 @@ def spot(home: Path, master: str, *args: str) -> subprocess.CompletedProcess:
     config = home / "spot.toml"
     config.write_text(f'home = "."\n[spark]\nmaster = "{master}"\ndriver_memory = "1g"\nexecutor_memory = "1g"\n'
                       'shuffle_partitions = 4\n[ingest]\nsettle_seconds = 0\nstart_date = 2024-01-01\n'
-                      '[ml]\ntopic_count = 8\niterations = 10\n')
+                      '[ml]\ntopic_count = 8\niterations = 10\n' + ('local_max_rows = 0\n' if master.startswith("spark://") else ""))
     return subprocess.run([sys.executable, "-m", "spot_cli", "--config", str(config), *args],
                           capture_output=True, text=True, timeout=1200)
 
@@ -88,7 +88,7 @@ def test_whole_graph_on_a_two_worker_cluster_scores_as_local_mode(tmp_path):
     assert made.returncode == 0, made.stdout + made.stderr
     homes = {"cluster": tmp_path / "cluster", "local": tmp_path / "local"}
     for home in homes.values():
-        for data_type in schemas.TYPES:
+        for data_type in tuple(DATA_TYPES):
             shutil.copytree(samples / data_type, home / "landing" / data_type)
     logs = tmp_path / "cluster-logs"
     logs.mkdir()
@@ -99,7 +99,7 @@ def test_whole_graph_on_a_two_worker_cluster_scores_as_local_mode(tmp_path):
     run = spot(homes["local"], "local[2]", "run", "--date", DAY.isoformat())
     assert run.returncode == 0, run.stdout + run.stderr
 
-    for data_type in schemas.TYPES:
+    for data_type in tuple(DATA_TYPES):
         tables = {}
         for name, home in homes.items():
             scores = LakeResource(root=str(home / "lake")).read_day(f"{data_type}_scores", DAY)

@@ -12,6 +12,7 @@ import pytest
 
 from resources.lake import LakeResource
 from spot_assets import schemas
+from spot_assets.datatypes import DATA_TYPES
 from spot_assets.definitions import build_definitions, resources_for
 from spot_assets.ingest import manifest
 from tests.sample import make_sample
@@ -58,7 +59,7 @@ def metadata(result, key):
     return {k: v.value for k, v in mat.metadata.items()}
 
 
-@pytest.mark.parametrize("data_type", schemas.TYPES)
+@pytest.mark.parametrize("data_type", tuple(DATA_TYPES))
 def test_landed_captures_become_events_summary_and_pass_checks(spark, spot_config, sample, data_type):
     files = sample[data_type]
     land_in_landing(spot_config, data_type, files)
@@ -74,7 +75,7 @@ def test_landed_captures_become_events_summary_and_pass_checks(spark, spot_confi
     assert not any((spot_config.landing_root / data_type).iterdir())  # moved into the raw zone
 
     lake = LakeResource(root=spot_config.lake_root)
-    table = lake.read_day(f"{data_type}_events", DAY, schemas.EVENTS[data_type])
+    table = lake.read_day(f"{data_type}_events", DAY, DATA_TYPES[data_type].events)
     assert table.num_rows == expected
     assert pc.all(pc.equal(pc.strftime(table["ts"], "%Y-%m-%d"), DAY.isoformat())).as_py()
     summary = lake.read_day(f"{data_type}_ingest_summary", DAY, schemas.INGEST_SUMMARY)

@@ -21,6 +21,7 @@ from resources.lake import LakeResource
 from resources.landing import LandingResource
 from resources.spark import SparkResource
 from spot_assets import schemas
+from spot_assets.datatypes import DATA_TYPES
 from spot_assets.ingest import formats, manifest
 from spot_assets.ingest.decode import events_table, ingest_file, needs_decoding, rejects_table
 from spot_assets.ingest.landing import files_of_day, land
@@ -121,7 +122,7 @@ def ingest_assets(data_type: str, partitions: dg.PartitionsDefinition, max_rejec
         })
         yield dg.MaterializeResult(asset_key=rejects_key, metadata={"rows": rejects})
 
-        problems = _schema_problems(lake, events_table(data_type), day, schemas.EVENTS[data_type])
+        problems = _schema_problems(lake, events_table(data_type), day, DATA_TYPES[data_type].events)
         yield dg.AssetCheckResult(check_name="schema", asset_key=events_key, passed=not problems,
                                   metadata={"mismatched_files": len(problems), "first": (problems or [""])[0][:1000]})
         yield dg.AssetCheckResult(check_name="non_empty", asset_key=events_key, passed=rows > 0,

@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 from resources.lake import LakeResource
 from resources.tools import Tools
 from spot_assets import schemas
+from spot_assets.datatypes import DATA_TYPES
 from spot_assets.ingest import formats, manifest
 from spot_assets.ingest.formats import DecodeError
 from spot_assets.ingest.manifest import DECODED, QUARANTINED, ManifestEntry
@@ -92,7 +93,7 @@ def ingest_file(lake_root: str, entry: ManifestEntry, tools: Tools) -> ManifestE
 
     events = decoded.events
     events = events.append_column("source_file", pa.repeat(pa.scalar(entry.file_id, pa.string()), events.num_rows))
-    events = events.select(schemas.EVENTS[entry.data_type].names).cast(schemas.EVENTS[entry.data_type])
+    events = events.select(DATA_TYPES[entry.data_type].events.names).cast(DATA_TYPES[entry.data_type].events)
     entry.hours = _write_events(lake, entry, events) if events.num_rows else []
     if decoded.rejects.num_rows:
         n = decoded.rejects.num_rows

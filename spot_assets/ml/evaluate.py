@@ -19,12 +19,6 @@ from spot_assets.datatypes import DATA_TYPES
 from spot_assets.detect.priority import cover
 from spot_assets.ml.metrics import detection_report, roc_auc
 
-EVENT_KEYS = {
-    "flow": ["ts", "sip", "dip", "sport", "dport", "proto"],
-    "dns": ["ts", "ip_dst", "dns_qry_name"],
-    "proxy": ["ts", "clientip", "host", "uripath", "uriquery"],
-}
-
 
 def _with_file_names(lake: LakeResource, data_type: str, day: dt.date, scores: pa.Table) -> pa.Table:
     names = {}
@@ -40,10 +34,11 @@ def join_keys(data_type: str, scores: pa.Table, labels: pa.Table) -> list[str]:
         return ["uid"]
     if {"file", "record"} <= set(labels.column_names):
         return ["file", "record"]
-    keys = [k for k in EVENT_KEYS[data_type] if k in labels.column_names]
+    event_keys = DATA_TYPES[data_type].event_keys
+    keys = [k for k in event_keys if k in labels.column_names]
     if not keys:
         raise ValueError(f"the labels share no key with {data_type} events "
-                         f"(uid; file and record; or {', '.join(EVENT_KEYS[data_type])})")
+                         f"(uid; file and record; or {', '.join(event_keys)})")
     return keys
 
 

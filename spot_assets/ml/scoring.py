@@ -4,7 +4,7 @@
 
 A word the model never saw scores 0 (the most suspicious); an event whose word could not be built
 (``word_error``) scores -1 and is never suspicious. Flow events take the lower of their source and
-destination scores. Vectorized: IPs and words are looked up in Arrow (a hash of the model's keys,
+destination scores (``lowest``). Vectorized: IPs and words are looked up in Arrow (a hash of the model's keys,
 no conversion of the event columns to Python objects) and the dot products are computed in chunks
 small enough to stay in cache; no Python loop per event.
 """
@@ -43,8 +43,18 @@ def score(model: TopicModel, ips, words) -> np.ndarray:
     return out
 
 
+def lowest(sides: list[np.ndarray]) -> np.ndarray:
+    """An event in several documents (flow: its source's and its destination's) scores the lowest of
+    its words (spec §3.5); a ``word_error`` on any side scores -1."""
+    low = np.minimum.reduce(sides)
+    return np.where(np.logical_or.reduce([side < 0 for side in sides]), -1.0, low)
+
+
 def flow_scores(model: TopicModel, sip, src_word, dip, dst_word) -> np.ndarray:
-    """The lower of the two sides (spec §3.5); a ``word_error`` on either side scores -1."""
-    src = score(model, sip, src_word)
-    dst = score(model, dip, dst_word)
-    return np.where((src < 0) | (dst < 0), -1.0, np.minimum(src, dst))
+    return lowest([score(model, sip, src_word), score(model, dip, dst_word)])
+
+
+def event_scores(model: TopicModel, table: pa.Table, documents: tuple[tuple[str, str], ...]) -> np.ndarray:
+    """The score of every worded event of ``table``, whose (ip, word) columns are ``documents`` (the
+    type's ``word_rule.DOCUMENTS``)."""
+    return lowest([score(model, table[ip], table[word]) for ip, word in documents])

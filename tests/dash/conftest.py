@@ -20,6 +20,7 @@ from resources.config import SpotConfig
 from resources.lake import LakeResource
 from resources.store import AnalystStore, AnalystStoreResource
 from spot_assets import schemas
+from spot_assets.datatypes import DATA_TYPES
 from spot_assets.oa.story_assets import oa_story_assets
 from spot_assets.partitions import daily
 from spot_dash.app import create_app
@@ -83,7 +84,7 @@ def shot(dash_duo, name: str, whole: bool = False) -> None:
 def _events(data_type: str, columns: dict) -> pa.Table:
     n = len(columns["ts"])
     columns = {**columns, "source_file": [f"{data_type}-file"] * n, "record": list(range(1, n + 1))}
-    return schemas.conform(pa.table(columns), schemas.EVENTS[data_type])
+    return schemas.conform(pa.table(columns), DATA_TYPES[data_type].events)
 
 
 def flow_events() -> pa.Table:
@@ -154,7 +155,7 @@ BACKGROUND_LISTED = 20
 def suspicious_of(data_type: str, events: pa.Table) -> pa.Table:
     picked = SUSPICIOUS[data_type](events)
     chosen = pa.concat_tables([events.filter(picked), events.filter(pc.invert(picked)).slice(0, BACKGROUND_LISTED)])
-    chosen = chosen.select(schemas.ML_COLUMNS[data_type])
+    chosen = chosen.select(list(DATA_TYPES[data_type].ml_columns))
     scores = pa.array(np.geomspace(1e-7, 1e-3, chosen.num_rows))
     return chosen.append_column("word", pa.array(["w"] * chosen.num_rows)).append_column("score", scores)
 
@@ -258,7 +259,7 @@ def write_referred_requests(lake: LakeResource, day: dt.date = DAY) -> None:
         "useragent": ["Mozilla/5.0 (test)"] * n, "resconttype": ["application/octet-stream"] * n,
         "respcode": ["200", "200", "404", "200"], "serverip": ["192.0.2.81"] * n, "scbytes": [4096] * n,
         "csbytes": [300] * n, "duration": [120, 95, 40, 310], "source_file": ["proxy-file-2"] * n,
-        "record": list(range(1, n + 1))}), schemas.EVENTS["proxy"])
+        "record": list(range(1, n + 1))}), DATA_TYPES["proxy"].events)
     lake.write_part("proxy_events", day, "f2", events, 10)
 
 

@@ -18,7 +18,7 @@ import pyarrow as pa
 import pytest
 
 from resources.tools import Tools
-from spot_assets import schemas
+from spot_assets.datatypes import DATA_TYPES
 from spot_assets.ingest.formats import DecodeError, decode_file, detect
 from spot_assets.ingest.formats import dns_native, dns_pcap
 from spot_assets.simulation import dnsmsg
@@ -263,7 +263,7 @@ def test_decode_file_gives_the_dns_schema(mixed):
     path, record, _ = mixed
     assert detect("dns", path).name == "pcap"
     decoded = decode_file("dns", path, NATIVE)
-    assert decoded.events.schema == schemas.DECODED["dns"]
+    assert decoded.events.schema == DATA_TYPES["dns"].decoded
     a = next(r for r in decoded.events.to_pylist() if r["record"] == record["a"])
     assert a["frame_time"] == "Nov 14 2023 22:13:20.001 UTC"
     assert a["unix_tstamp"] == int(T0) and a["uid"] is None

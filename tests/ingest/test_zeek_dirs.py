@@ -19,8 +19,8 @@ import dagster as dg
 import pytest
 
 from resources.lake import LakeResource
-from spot_assets import schemas
 from spot_cli.main import main
+from spot_assets.datatypes import DATA_TYPES
 from spot_assets.definitions import build_definitions, resources_for
 from spot_assets.ingest import manifest
 from spot_assets.ingest.landing import files_named, of_type, zeek_routes
@@ -152,7 +152,7 @@ def test_rotated_conn_logs_land_through_the_landing_folder_under_their_own_days(
         day = dt.date.fromisoformat(key)
         assert events.metadata["rows"].value == expected[day] - rejects[day]
         assert events.metadata["rejects"].value == rejects[day]
-        table = lake.read_day("flow_events", day, schemas.EVENTS["flow"], columns=["ts"])
+        table = lake.read_day("flow_events", day, DATA_TYPES["flow"].events, columns=["ts"])
         assert {ts.date() for ts in table["ts"].to_pylist()} == {day}
     assert list(landing.iterdir()) == [vm]  # named in the sensor's log, left where it is, no run failed for it
     entries = [e for key in days for e in manifest.entries(lake, "flow", dt.date.fromisoformat(key))]

@@ -11,7 +11,7 @@ import pytest
 from resources.config import MLConfig
 from spot_assets.ml import lda
 from spot_assets.ml.scoring import flow_scores, score
-from spot_assets.ml.words import corpus, dns_words, flow_words, proxy_words
+from spot_assets.ml.words import corpus, dns as dns_rule, flow as flow_rule, proxy as proxy_rule
 
 CLASSIC = MLConfig(**lda.CLASSIC, topic_count=20)
 
@@ -24,7 +24,7 @@ def test_flow_toy(spark):
     flow = dict(sip="172.16.0.129", dip="10.0.2.202", sport=1024, dport=80, proto="TCP", ibyt=12522, ipkt=39)
     rows = [dict(flow, treceived="2016-05-05 00:00:01", trhour=0, trminute=0, trsec=1)]
     rows += [dict(flow, treceived="2016-05-05 13:54:58", trhour=13, trminute=54, trsec=58)] * 9
-    worded = flow_words(pd.DataFrame(rows))
+    worded = flow_rule.words(pd.DataFrame(rows))
     model, stats = fit(spark, worded, "flow")
     got = flow_scores(model, worded.sip, worded.src_word, worded.dip, worded.dst_word)
     assert got[0] == pytest.approx(0.1, abs=0.01) and got[1] == pytest.approx(0.9, abs=0.01)
@@ -38,7 +38,7 @@ def test_flow_toy(spark):
 def test_dns_toy(spark):
     row = dict(frame_time="May 12 2015 11:32:45.000 UTC", unix_tstamp=1431430365, ip_dst="10.0.0.1",
                dns_qry_name="www.apache.org", dns_qry_class="0x0001", dns_qry_type=1, dns_qry_rcode=0)
-    worded = dns_words(pd.DataFrame([dict(row, frame_len=1)] + [dict(row, frame_len=168)] * 4))
+    worded = dns_rule.words(pd.DataFrame([dict(row, frame_len=1)] + [dict(row, frame_len=168)] * 4))
     model, _ = fit(spark, worded, "dns")
     got = score(model, worded.ip_dst, worded.word)
     assert got[0] == pytest.approx(0.2, abs=0.01) and got[1] == pytest.approx(0.8, abs=0.01)
@@ -49,7 +49,7 @@ def test_proxy_toy(spark):
                resconttype="text/html", respcode="200")
     rows = [dict(row, host="intel.com", fulluri="intel.com/")]
     rows += [dict(row, host="maw.bronto.com", fulluri="maw.bronto.com/sites/c37i4q22szvir8ga3m8mtxaft7gwnm5fio8hfxo35mu81absi1/carter-the-sweater-9qc")] * 9
-    worded = proxy_words(pd.DataFrame(rows), safe_domain="intel")
+    worded = proxy_rule.words(pd.DataFrame(rows), safe_domain="intel")
     model, _ = fit(spark, worded, "proxy")
     got = score(model, worded.clientip, worded.word)
     assert got[0] == pytest.approx(0.1, abs=0.01) and got[1] == pytest.approx(0.9, abs=0.01)

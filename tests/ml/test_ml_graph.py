@@ -13,7 +13,7 @@ from resources.lake import LakeResource
 from resources.store import AnalystStore
 from spot_assets.definitions import build_definitions
 from spot_assets.partitions import range_tags
-from spot_assets.simulation.sample import make_sample
+from tests.sample import make_sample
 
 DAY = dt.date(2024, 7, 8)
 

@@ -17,9 +17,8 @@ import pyarrow as pa
 import pytest
 
 from spot_assets.ingest.timecols import dns_columns
-from spot_assets.ml.words import (
-    WORD_ERROR, corpus, count_accounts, count_user_agents, dns_words, flow_words, load_top_sites, proxy_words, split_domains,
-)
+from spot_assets.ml.words import WORD_ERROR, corpus, count_accounts, load_top_sites, split_domains
+from spot_assets.ml.words import dns as dns_rule, flow as flow_rule, proxy as proxy_rule
 from spot_assets.ml.words.common import length_and_entropy, log2_ceil, log2_floor
 from spot_assets.ml.words.domains import COUNTRY_CODES, domain_class
 
@@ -101,7 +100,7 @@ FLOW_GOLDEN = [
 
 
 def test_flow_port_direction_table_matches_spot_goldens():
-    out = flow_words(flow_rows([row for row, _, _ in FLOW_GOLDEN]))
+    out = flow_rule.words(flow_rows([row for row, _, _ in FLOW_GOLDEN]))
     assert out["src_word"].to_pylist() == [src for _, src, _ in FLOW_GOLDEN]
     assert out["dst_word"].to_pylist() == [dst for _, _, dst in FLOW_GOLDEN]
 
@@ -114,7 +113,7 @@ def test_log2_bins():
 
 def test_flow_website_example_follows_the_code():
     """§9: 1066 -> 301/TCP, 1026 B, 10 packets at 03h is 301_TCP_3_11_4 (the website said ..._12_5)."""
-    out = flow_words(flow_rows([dict(trhour=3, sport=1066, dport=301, proto="TCP", ibyt=1026, ipkt=10)]))
+    out = flow_rule.words(flow_rows([dict(trhour=3, sport=1066, dport=301, proto="TCP", ibyt=1026, ipkt=10)]))
     assert out["src_word"].to_pylist() == ["301_TCP_3_11_4"]
     assert out["dst_word"].to_pylist() == ["-1_301_TCP_3_11_4"]
 
@@ -123,7 +122,7 @@ def test_flow_validity_filter():
     bad = [dict(trhour=24), dict(trhour=-1), dict(trminute=60), dict(trsec=60), dict(treceived=None), dict(sip=None),
            dict(dip=None), dict(sport=-1), dict(dport=-1), dict(ibyt=-1), dict(ipkt=-1), dict(trhour=None),
            dict(ibyt=None)]
-    out = flow_words(flow_rows([dict(sport=80, dport=80), *bad, dict(sport=80, dport=80, proto=None)]))
+    out = flow_rule.words(flow_rows([dict(sport=80, dport=80), *bad, dict(sport=80, dport=80, proto=None)]))
     assert out["src_word"].to_pylist() == ["111111_UDP_12_8_2"] + [None] * len(bad) + ["111111_null_12_8_2"]
     assert out["dst_word"].null_count == len(bad)
 
@@ -131,7 +130,7 @@ def test_flow_validity_filter():
 def test_pandas_in_pandas_out():
     frame = flow_rows([dict(sport=2132, dport=23)]).to_pandas()
     frame["sport"] = frame["sport"].astype("float64")  # how pandas holds an int column that had nulls
-    out = flow_words(frame)
+    out = flow_rule.words(frame)
     assert isinstance(out, pd.DataFrame)
     assert out[["src_word", "dst_word"]].values.tolist() == [["23_UDP_12_8_2", "-1_23_UDP_12_8_2"]]
 
@@ -216,7 +215,7 @@ def test_shipped_top_sites():
 # ----- DNS words (§3.3)
 
 def test_dns_golden_word():
-    out = dns_words(dns_rows([{}]), user_domain="apache", top_sites=frozenset({"google", "youtube"}))
+    out = dns_rule.words(dns_rows([{}]), user_domain="apache", top_sites=frozenset({"google", "youtube"}))
     assert out["word"].to_pylist() == ["2_7_11_2_10_1_1_0"]
 
 
@@ -225,7 +224,7 @@ def test_dns_hour_from_our_frame_time_and_fills():
     frame_time = dns_columns(ts)["frame_time"][0].as_py()
     assert frame_time == "Jul 08 2016 06:58:45.765 UTC"
     rows = [dict(frame_time=frame_time, dns_qry_name="www.google.com", frame_len=1, dns_qry_type=None, dns_qry_rcode=3)]
-    out = dns_words(dns_rows(rows), top_sites=frozenset({"google"}))
+    out = dns_rule.words(dns_rows(rows), top_sites=frozenset({"google"}))
     # class 1, L(1)=0, hour 6, L(3)=1, entropy("www")=0 -> bin 0, L(3 labels)=1, type filled -1, rcode 3
     assert out["word"].to_pylist() == ["1_0_6_1_0_1_-1_3"]
 
@@ -233,7 +232,7 @@ def test_dns_hour_from_our_frame_time_and_fills():
 def test_dns_unmeasured_frame_len_is_its_own_token():
     """Zeek logs no frame length: the field is -1 ("not measured"), which no measured length bins to."""
     rows = [dict(frame_len=None), dict(frame_len=0), dict(frame_len=1), dict(frame_len=-1)]
-    out = dns_words(dns_rows(rows), user_domain="apache", top_sites=frozenset())
+    out = dns_rule.words(dns_rows(rows), user_domain="apache", top_sites=frozenset())
     # Spot's golden 2_7_11_2_10_1_1_0 with the frame-length field replaced: -1, L(0) = 0, L(1) = 0; -1 is invalid.
     assert out["word"].to_pylist() == ["2_-1_11_2_10_1_1_0", "2_0_11_2_10_1_1_0", "2_0_11_2_10_1_1_0", None]
 
@@ -251,7 +250,7 @@ def test_dns_validity_filter_and_word_error():
         dict(frame_time="May 12 2015"),                                  # no 4th token
         dict(frame_time="May 12 2015 xx:32:45"),                         # hour not an integer
     ]
-    out = dns_words(dns_rows(rows), user_domain="apache", top_sites=frozenset())
+    out = dns_rule.words(dns_rows(rows), user_domain="apache", top_sites=frozenset())
     assert out["word"].to_pylist() == (
         ["2_7_11_2_10_1_1_0"] + [None] * 14 + ["2_7_11_2_10_1_-1_0", "2_7_11_2_10_1_28_-1", WORD_ERROR, WORD_ERROR]
     )
@@ -260,23 +259,23 @@ def test_dns_validity_filter_and_word_error():
 # ----- proxy words (§3.4)
 
 def test_proxy_goldens():
-    out = proxy_words(golden_proxy_table(), safe_domain="intel", top_sites=frozenset({"bronto"}))
+    out = proxy_rule.words(golden_proxy_table(), safe_domain="intel", top_sites=frozenset({"bronto"}))
     assert out["word"].to_pylist() == [row[-1] for row in PROXY_GOLDEN]
 
 
 def test_proxy_empty_safe_domain_means_no_class_two():
-    out = proxy_words(proxy_rows([{}, dict(host=".com")]), top_sites=frozenset())
+    out = proxy_rule.words(proxy_rows([{}, dict(host=".com")]), top_sites=frozenset())
     assert [w.split("_")[0] for w in out["word"].to_pylist()] == ["0", "0"]
 
 
 def test_proxy_user_agent_counts_are_day_level():
     day = golden_proxy_table()
-    counts = count_user_agents(day)
+    counts = proxy_rule.count_user_agents(day)
     assert dict(zip(counts["useragent"].to_pylist(), counts["ua_count"].to_pylist())) == {"Mozilla/5.0": 1, "Safari/537.36": 9}
     batch = day.slice(9, 1)  # one row of the day, worded with the day's counts
-    out = proxy_words(batch, counts, safe_domain="intel", top_sites=frozenset({"bronto"}))
+    out = proxy_rule.words(batch, ua_counts=counts, safe_domain="intel", top_sites=frozenset({"bronto"}))
     assert out["word"].to_pylist() == ["1_23_GET_17_text_3_6_302"]
-    alone = proxy_words(batch, safe_domain="intel", top_sites=frozenset({"bronto"}))  # counted in the batch: 1 -> L 0
+    alone = proxy_rule.words(batch, safe_domain="intel", top_sites=frozenset({"bronto"}))  # counted in the batch: 1 -> L 0
     assert alone["word"].to_pylist() == ["1_23_GET_17_text_0_6_302"]
 
 
@@ -288,7 +287,7 @@ def test_proxy_validity_fills_and_word_error():
         dict(resconttype="/"), dict(resconttype="/plain"), dict(resconttype=""),
         dict(p_time="x:00:00"),
     ]
-    out = proxy_words(proxy_rows(rows), safe_domain="intel", top_sites=frozenset())
+    out = proxy_rule.words(proxy_rows(rows), safe_domain="intel", top_sites=frozenset())
     assert out["word"].to_pylist() == [None] * 4 + [
         "0_0_PUT_4_text_2_1_202",  # 5 valid rows share Mozilla/5.0 -> L(5) = 2
         "2_0_null_4_-_0_1_unknown_response_code",
@@ -297,14 +296,14 @@ def test_proxy_validity_fills_and_word_error():
         "2_0_PUT_4__2_1_202",
         WORD_ERROR,
     ]
-    missing = proxy_words(proxy_rows([{}]), pa.table({"useragent": ["other"], "ua_count": [3]}), safe_domain="intel")
+    missing = proxy_rule.words(proxy_rows([{}]), ua_counts=pa.table({"useragent": ["other"], "ua_count": [3]}), safe_domain="intel")
     assert missing["word"].to_pylist() == [WORD_ERROR]  # Spot's map lookup threw
 
 
 def test_proxy_blank_host_words_by_hand():
     """A request without Host (path only) and a response Zeek saw without its request (nothing but the reply)."""
     rows = [dict(host=None, fulluri="/index.html"), dict(host=None, fulluri=None, reqmethod=None, respcode="200")]
-    out = proxy_words(proxy_rows(rows), safe_domain="intel", top_sites=frozenset({"intel"}))
+    out = proxy_rule.words(proxy_rows(rows), safe_domain="intel", top_sites=frozenset({"intel"}))
     # "/index.html": 11 distinct characters -> entropy log2(11) = 3.46 -> first cut >= it is 3.6, index 12;
     # length 11 -> L 3. No URI: entropy 0 -> index 0, length 0 -> L 0. Two rows of Mozilla/5.0 -> L(2) = 1.
     assert out["word"].to_pylist() == ["0_0_PUT_12_text_1_3_202", "0_0_null_0_text_1_0_200"]
@@ -349,11 +348,11 @@ def test_zeek_dns_and_http_rows_are_worded_or_counted(shared_datasets):
     """Real Zeek logs (CTU normal-43): every lookup is worded (frame_len unknown) or counted, and so is
     every request, a blank Host included; the expected counts come from the logs' own fields."""
     from spot_assets.ingest import formats
-    from spot_assets.ingest.formats.base import Tools
+    from resources.tools import Tools
 
     folder = shared_datasets / "zeek-labeled" / "011-ctu-normal-43-day1"
-    cases = [("dns", "dns.log.labeled", dns_words, "query", "no dns_qry_name", "frame_len unknown"),
-             ("proxy", "http.log.labeled", proxy_words, "host", None, "blank host")]
+    cases = [("dns", "dns.log.labeled", dns_rule.words, "query", "no dns_qry_name", "frame_len unknown"),
+             ("proxy", "http.log.labeled", proxy_rule.words, "host", None, "blank host")]
     for data_type, name, words, field, reason, fill in cases:
         raw = _zeek_rows(folder / name)
         events = formats.decode_file(data_type, folder / name, Tools()).events
@@ -376,7 +375,7 @@ def test_flow_corpus_sums_both_roles_and_skips_invalid():
         dict(sip="A", dip="B", sport=2132, dport=23),
         dict(sip="A", dip="B", sport=-1, dport=23),  # invalid
     ]
-    got = corpus(flow_words(flow_rows(rows)), "flow").to_pylist()
+    got = corpus(flow_rule.words(flow_rows(rows)), "flow").to_pylist()
     assert got == [
         {"ip": "A", "word": "111111_UDP_12_8_2", "count": 2},
         {"ip": "A", "word": "23_UDP_12_8_2", "count": 1},
@@ -386,7 +385,7 @@ def test_flow_corpus_sums_both_roles_and_skips_invalid():
 
 
 def test_corpus_skips_word_error():
-    out = dns_words(dns_rows([{}, {}, dict(frame_time="bad")]), top_sites=frozenset())
+    out = dns_rule.words(dns_rows([{}, {}, dict(frame_time="bad")]), top_sites=frozenset())
     assert corpus(out, "dns").to_pylist() == [{"ip": "122.52.206.191", "word": "0_7_11_2_10_1_1_0", "count": 2}]
 
 
@@ -402,9 +401,9 @@ def test_spark_words_equal_pandas_and_corpus(spark):
     proxies = pa.concat_tables([golden_proxy_table(), proxy_rows([dict(clientip=None), dict(p_time="?"), dict(useragent=None),
                                                                   dict(host=None, fulluri=None), dict(fulluri=None)])])
     cases = {
-        "flow": (flows, {}, lambda t: flow_words(t)),
-        "dns": (dnss, {"user_domain": "apache"}, lambda t: dns_words(t, user_domain="apache", top_sites=sites)),
-        "proxy": (proxies, {"safe_domain": "intel"}, lambda t: proxy_words(t, safe_domain="intel", top_sites=sites)),
+        "flow": (flows, {}, lambda t: flow_rule.words(t)),
+        "dns": (dnss, {"user_domain": "apache"}, lambda t: dns_rule.words(t, user_domain="apache", top_sites=sites)),
+        "proxy": (proxies, {"safe_domain": "intel"}, lambda t: proxy_rule.words(t, safe_domain="intel", top_sites=sites)),
     }
     for data_type, (table, params, local) in cases.items():
         table = table.append_column("record", pa.array(range(table.num_rows), pa.int64()))

@@ -81,7 +81,7 @@ REQUESTS = [
 def events(data_type: str, columns: dict) -> pa.Table:
     n = len(columns["ts"])
     table = pa.table({**columns, "source_file": ["f1"] * n, "record": list(range(1, n + 1))})
-    return schemas.conform(with_time_columns(data_type, table), schemas.EVENTS[data_type])
+    return schemas.conform(with_time_columns(data_type, table), DATA_TYPES[data_type].events)
 
 
 def flow_events() -> pa.Table:

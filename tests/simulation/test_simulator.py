@@ -17,7 +17,7 @@ import pytest
 
 from resources.lake import LakeResource
 from resources.tools import Tools
-from spot_assets import schemas
+from spot_assets.datatypes import DATA_TYPES
 from spot_assets.ingest import formats
 from spot_assets.simulation import activity, flows, scenarios
 from spot_assets.simulation.pcap import tcp_frame, write_pcap
@@ -137,12 +137,12 @@ def test_labels_mark_every_scenario_and_only_them(labels):
 
 
 def test_labels_join_after_spot_ingest(spark, spot_config, day, labels):
-    for data_type in schemas.TYPES:  # what `spot ingest TYPE FILES...` runs
+    for data_type in tuple(DATA_TYPES):  # what `spot ingest TYPE FILES...` runs
         args = argparse.Namespace(type=data_type, paths=[str(p) for p in day.files[data_type]], format=None)
         assert cmd_ingest(spot_config, args) == 0
     lake = LakeResource(root=spot_config.lake_root)
-    for data_type in schemas.TYPES:
-        events = lake.read_day(f"{data_type}_events", DAY, schemas.EVENTS[data_type])
+    for data_type in tuple(DATA_TYPES):
+        events = lake.read_day(f"{data_type}_events", DAY, DATA_TYPES[data_type].events)
         ours = labels[data_type]
         if data_type != "flow":  # the lake names a raw file by the first 16 hex digits of its sha256
             ids = {p.name: hashlib.sha256(p.read_bytes()).hexdigest()[:16] for p in day.files[data_type]}

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from resources.tools import Tools
 from spot_assets import schemas
+from spot_assets.datatypes import DATA_TYPES
 from spot_assets.ingest.formats import bluecoat, dns_pcap, nfdump, squid, zeek
 from spot_assets.ingest.formats.base import Decoded, DecodeError, Format, Rejects
 from spot_assets.ingest.timecols import with_time_columns
@@ -14,7 +15,7 @@ from spot_assets.ingest.timecols import with_time_columns
 __all__ = ["Decoded", "DecodeError", "Format", "Rejects", "FORMATS", "detect", "get", "decode_file",
            "first_event_time", "tools_needed"]
 
-FORMATS: dict[str, dict[str, Format]] = {t: {} for t in schemas.TYPES}
+FORMATS: dict[str, dict[str, Format]] = {t: {} for t in tuple(DATA_TYPES)}
 for _module in (nfdump, dns_pcap, zeek, bluecoat, squid):
     for _fmt in _module.FORMATS:
         FORMATS[_fmt.data_type][_fmt.name] = _fmt
@@ -46,11 +47,11 @@ def detect(data_type: str, path: Path) -> Format:
 
 
 def decode_file(data_type: str, path: Path, tools: Tools, fmt_name: str | None = None) -> Decoded:
-    """Decode one file into rows of ``schemas.DECODED[data_type]`` plus its rejects."""
+    """Decode one file into rows of ``DATA_TYPES[data_type].decoded`` plus its rejects."""
     path = Path(path)
     fmt = get(data_type, fmt_name) if fmt_name else detect(data_type, path)
     decoded = fmt.decode(path, tools)
-    events = schemas.conform(with_time_columns(data_type, decoded.events), schemas.DECODED[data_type])
+    events = schemas.conform(with_time_columns(data_type, decoded.events), DATA_TYPES[data_type].decoded)
     return Decoded(events=events, rejects=decoded.rejects, warnings=decoded.warnings)
 
 

@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from resources.tools import Tools
+from spot_assets.datatypes import DATA_TYPES
 
 REJECT_COLUMNS = pa.schema([("record", pa.int64()), ("raw", pa.string()), ("reason", pa.string())])
 # Text read (after gunzip) to find a text file's first event time: a few thousand log lines.
@@ -61,7 +62,7 @@ class Rejects:
 
 @dataclass
 class Decoded:
-    events: pa.Table  # schemas.DECODED[type]
+    events: pa.Table  # DATA_TYPES[type].decoded
     rejects: pa.Table  # REJECT_COLUMNS
     # What the decoder said about a file it read whole (e.g. nfdump skipping records that are not
     # flows): worth an analyst's eye, but neither a lost row nor a reason to quarantine the file.

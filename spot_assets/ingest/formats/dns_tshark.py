@@ -28,12 +28,13 @@ import pyarrow.compute as pc
 import pyarrow.csv as pv
 
 from resources.tools import Tools
+from spot_assets.datatypes import DNS
 from spot_assets.ingest.formats import pcapfile
 from spot_assets.ingest.formats.base import REJECT_COLUMNS, Decoded, DecodeError, Rejects
-from spot_assets.schemas import DECODED, TS
+from spot_assets.schemas import TS
 
 # What both engines return (the decoder columns of the dns table that a capture carries).
-EVENTS = pa.schema([f.with_nullable(True) for f in DECODED["dns"]
+EVENTS = pa.schema([f.with_nullable(True) for f in DNS.decoded
                     if f.name not in ("frame_time", "unix_tstamp", "uid")])  # time columns come from timecols
 
 # Spot's filter (responses carry question and answer), restricted to DNS on port 53 carried by the

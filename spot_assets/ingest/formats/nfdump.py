@@ -69,6 +69,7 @@ import pyarrow.csv as pv
 
 from resources.tools import Tools
 from spot_assets import schemas
+from spot_assets.datatypes import FLOW
 from spot_assets.ingest.formats.base import Decoded, DecodeError, Format, Rejects
 from spot_assets.ingest.formats.netflow_export import collect_exports, is_export_capture
 from spot_assets.ingest.formats.pcapfile import first_packet_time
@@ -569,7 +570,7 @@ def decode_netflow_pcap(path: Path, tools: Tools) -> Decoded:
             warnings.extend(f"the collected {produced.name}: {w}" for w in part.warnings)
             offset += part.events.num_rows + part.rejects.num_rows
     if not parts:
-        return Decoded(schemas.DECODED["flow"].empty_table(), rejects.table())
+        return Decoded(FLOW.decoded.empty_table(), rejects.table())
     events = pa.concat_tables(parts)
     loopback, exporters = pa.array(list(origin), pa.string()), pa.array(list(origin.values()), pa.string())
     rip = pc.coalesce(pc.take(exporters, pc.index_in(events["rip"], value_set=loopback)), events["rip"])

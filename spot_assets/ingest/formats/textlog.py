@@ -33,13 +33,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from spot_assets import schemas
+from spot_assets.datatypes import PROXY
 from spot_assets.ingest.formats.base import Decoded, DecodeError, Rejects
 from spot_assets.ingest.timecols import proxy_columns
 
 GZIP_MAGIC = b"\x1f\x8b"
 HEAD_BYTES = 4096
 CHUNK_BYTES = 32 << 20
-PROXY = schemas.DECODED["proxy"]
+EVENTS = PROXY.decoded
 NOT_TEXT = re.compile("[\ufffd\x01-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 # ----- reading
@@ -254,8 +255,8 @@ def events(columns: dict[str, pa.Array], ints: dict[str, pa.DataType], rejects: 
 
 
 def finish(path: Path, fmt: str, parts: list[pa.Table], rejects: Rejects, n_data: int) -> Decoded:
-    """One events table (schemas.DECODED["proxy"]) from the decoded parts, rejects in file order."""
-    table = pa.concat_tables([schemas.conform(p, PROXY) for p in parts]) if parts else PROXY.empty_table()
+    """One events table (``PROXY.decoded``) from the decoded parts, rejects in file order."""
+    table = pa.concat_tables([schemas.conform(p, EVENTS) for p in parts]) if parts else EVENTS.empty_table()
     if n_data and not table.num_rows:
         i = rejects.records.index(min(rejects.records)) if len(rejects) else None
         first = f"; line {rejects.records[i]}: {rejects.reasons[i]}" if i is not None else ""
@@ -264,7 +265,7 @@ def finish(path: Path, fmt: str, parts: list[pa.Table], rejects: Rejects, n_data
         derived = proxy_columns(table["ts"])
         for name in ("p_date", "p_time"):
             values = pc.coalesce(table[name], derived[name])
-            table = table.set_column(PROXY.get_field_index(name), PROXY.field(name), values)
+            table = table.set_column(EVENTS.get_field_index(name), EVENTS.field(name), values)
     return Decoded(events=table, rejects=rejects.table().sort_by("record"))
 
 

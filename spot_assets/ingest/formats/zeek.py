@@ -111,6 +111,7 @@ import pyarrow.csv as pcsv
 
 from resources.tools import Tools
 from spot_assets import schemas
+from spot_assets.datatypes import DATA_TYPES
 from spot_assets.ingest.formats.base import Decoded, DecodeError, Format, Rejects
 from spot_assets.ingest.formats.textlog import GZIP_MAGIC, HEAD_BYTES, fulluri
 
@@ -538,7 +539,7 @@ class _Values:
 
     def finish(self, data_type: str, columns: dict, rejects: Rejects) -> pa.Table:
         """The mapped columns (plus ``record``, ``uid``) in their schema types, failed rows moved to ``rejects``."""
-        schema = schemas.DECODED[data_type]
+        schema = DATA_TYPES[data_type].decoded
         columns = {"record": self.block.table["record"], "uid": self.text("uid"), **columns}
         table = pa.table({name: pc.cast(values, schema.field(name).type) for name, values in columns.items()})
         records = table["record"].to_numpy()
@@ -662,7 +663,7 @@ def _decoder(kind: str, mapping: Callable[[_Values], dict]) -> Callable[[Path, T
         for block in _read(Path(path), rejects, required):
             values = _Values(block)
             parts.append(values.finish(data_type, mapping(values), rejects))
-        events = pa.concat_tables(parts) if parts else pa.schema([schemas.DECODED[data_type].field("ts")]).empty_table()
+        events = pa.concat_tables(parts) if parts else pa.schema([DATA_TYPES[data_type].decoded.field("ts")]).empty_table()
         return Decoded(events=events, rejects=rejects.table().sort_by("record"))
 
     return decode

@@ -10,33 +10,25 @@ describe exactly the rule that worded the day.
 
 from __future__ import annotations
 
-from typing import Callable
-
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from spot_assets.ml.words import common, dns, flow, proxy
-
-Rule = Callable[[dict[str, pa.Array]], dict[str, pa.Array]]
-RULES: dict[str, tuple[dict[str, pa.DataType], Rule, Rule]] = {
-    "flow": (flow.MODEL_COLUMNS, flow.flow_checks, flow.flow_fills),
-    "dns": (dns.MODEL_COLUMNS, dns.dns_checks, dns.dns_fills),
-    "proxy": (proxy.MODEL_COLUMNS, proxy.proxy_checks, proxy.proxy_fills),
-}
+from spot_assets.datatypes import DATA_TYPES
+from spot_assets.ml.words import common
 
 
 def row_accounts(table: pa.Table, data_type: str) -> pa.Array:
     """Per row: the reason it has no word, else the fill its word used, else null."""
-    types, checks, fills = RULES[data_type]
-    c = common.columns(table, types)
-    return common.account(checks(c), fills(c))
+    rule = DATA_TYPES[data_type].word_rule
+    c = common.columns(table, rule.MODEL_COLUMNS)
+    return common.account(rule.checks(c), rule.fills(c))
 
 
 def reasons(data_type: str) -> tuple[list[str], list[str]]:
     """(the reasons a row can be invalid, the fills a word can use), in the rule's order."""
-    types, checks, fills = RULES[data_type]
-    c = common.columns(pa.schema(types).empty_table(), types)
-    return list(checks(c)), list(fills(c))
+    rule = DATA_TYPES[data_type].word_rule
+    c = common.columns(pa.schema(rule.MODEL_COLUMNS).empty_table(), rule.MODEL_COLUMNS)
+    return list(rule.checks(c)), list(rule.fills(c))
 
 
 def summary(counts: dict[str | None, int], data_type: str) -> dict[str, dict[str, int]]:

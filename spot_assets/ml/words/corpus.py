@@ -1,9 +1,9 @@
 """Which word goes to which IP's document, and the (ip, word, count) corpus LDA is fit on.
 
-Flow gives its src word to ``sip``'s document and its dst word to ``dip``'s, and counts are
-summed per (ip, word) over both roles (spec §3.2); DNS words go to ``ip_dst``, proxy words to
-``clientip``. Invalid rows (no word) and ``word_error`` words are left out, as Spot filtered
-``WordError`` before counting.
+Each type's word rule names its documents (``DOCUMENTS``: (ip column, word column) pairs). Flow gives
+its src word to ``sip``'s document and its dst word to ``dip``'s, and counts are summed per (ip,
+word) over both roles (spec §3.2); DNS words go to ``ip_dst``, proxy words to ``clientip``. Invalid
+rows (no word) and ``word_error`` words are left out, as Spot filtered ``WordError`` before counting.
 """
 
 from __future__ import annotations
@@ -12,11 +12,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from spot_assets.ml.words import common, dns, flow, proxy
+from spot_assets.datatypes import DATA_TYPES
+from spot_assets.ml.words import common
 
-DOCUMENTS = {"flow": flow.DOCUMENTS, "dns": dns.DOCUMENTS, "proxy": proxy.DOCUMENTS}
-WORD_COLUMNS = {"flow": flow.WORD_COLUMNS, "dns": dns.WORD_COLUMNS, "proxy": proxy.WORD_COLUMNS}
-CORPUS = pa.schema([("ip", pa.string()), ("word", pa.string()), ("count", pa.int64())])
+# As Spark writes it too: a count is never null.
+CORPUS = pa.schema([("ip", pa.string()), ("word", pa.string()), pa.field("count", pa.int64(), nullable=False)])
 
 
 def corpus(worded: pa.Table | pd.DataFrame, data_type: str) -> pa.Table:
@@ -24,7 +24,7 @@ def corpus(worded: pa.Table | pd.DataFrame, data_type: str) -> pa.Table:
     table = common.to_table(worded)
     pairs = pa.concat_tables(
         pa.table({"ip": pc.cast(table[ip], pa.string()), "word": pc.cast(table[word], pa.string())})
-        for ip, word in DOCUMENTS[data_type]
+        for ip, word in DATA_TYPES[data_type].word_rule.DOCUMENTS
     )
     pairs = pairs.filter(pc.and_(pc.is_valid(pairs["word"]), pc.not_equal(pairs["word"], common.WORD_ERROR)))
     counts = pairs.group_by(["ip", "word"]).aggregate([("word", "count")]).sort_by([("ip", "ascending"), ("word", "ascending")])

@@ -41,6 +41,7 @@ from spot_assets.ml.words.domains import NONE, domain_class, load_top_sites, spl
 
 WORD_COLUMNS = ("word",)
 DOCUMENTS = (("ip_dst", "word"),)
+DAY_COUNTS: dict = {}  # no day-level aggregate (see ``proxy.DAY_COUNTS``)
 
 MODEL_COLUMNS = {
     "frame_time": pa.string(), "unix_tstamp": pa.int64(), "frame_len": pa.int64(), "ip_dst": pa.string(),
@@ -59,7 +60,7 @@ def _present(values: pa.Array, *absent: str) -> pa.Array:
     return valid
 
 
-def dns_checks(c: dict[str, pa.Array]) -> dict[str, pa.Array]:
+def checks(c: dict[str, pa.Array]) -> dict[str, pa.Array]:
     """What a valid row passes, by the reason a row failing it is invalid (null fails)."""
     return {
         "no frame_time": _present(c["frame_time"], "", "-"),
@@ -73,13 +74,13 @@ def dns_checks(c: dict[str, pa.Array]) -> dict[str, pa.Array]:
     }
 
 
-def dns_fills(c: dict[str, pa.Array]) -> dict[str, pa.Array]:
+def fills(c: dict[str, pa.Array]) -> dict[str, pa.Array]:
     """Valid rows worded with a token for an unmeasured field (module docstring)."""
     return {UNKNOWN_FRAME_LEN: pc.is_null(c["frame_len"])}
 
 
-def dns_valid(c: dict[str, pa.Array]) -> pa.Array:
-    return common.all_of(dns_checks(c))
+def valid(c: dict[str, pa.Array]) -> pa.Array:
+    return common.all_of(checks(c))
 
 
 def frame_len_bin(frame_len: pa.Array) -> pa.Array:
@@ -88,7 +89,7 @@ def frame_len_bin(frame_len: pa.Array) -> pa.Array:
     return pc.if_else(pc.is_null(frame_len), UNMEASURED, measured)
 
 
-def dns_word_columns(c: dict[str, pa.Array], user_domain: str, top_sites: frozenset[str]) -> dict[str, pa.Array]:
+def _word_columns(c: dict[str, pa.Array], user_domain: str, top_sites: frozenset[str]) -> dict[str, pa.Array]:
     names = split_domains(c["dns_qry_name"])
     subdomain = pc.if_else(pc.equal(names["subdomain"], NONE), "", names["subdomain"])
     sub_length, sub_entropy = common.length_and_entropy(subdomain)
@@ -103,17 +104,23 @@ def dns_word_columns(c: dict[str, pa.Array], user_domain: str, top_sites: frozen
         common.text(pc.fill_null(c["dns_qry_type"], -1)),
         common.text(pc.fill_null(c["dns_qry_rcode"], -1)),
     )
-    return {"word": common.finish(word, dns_valid(c), pc.is_null(hour))}
+    return {"word": common.finish(word, valid(c), pc.is_null(hour))}
 
 
-def dns_words(
-    data: pa.Table | pd.DataFrame, *, user_domain: str = "", top_sites: frozenset[str] | None = None
+def words(
+    data: pa.Table | pd.DataFrame,
+    *,
+    user_domain: str = "",
+    safe_domain: str = "",
+    top_sites: frozenset[str] | None = None,
+    ua_counts: pa.Table | pd.DataFrame | None = None,
 ) -> pa.Table | pd.DataFrame:
     """The events with ``word`` (for ``ip_dst``'s document) appended; null for invalid rows.
 
     ``user_domain`` is ``SpotConfig().dns.user_domain``; ``top_sites`` defaults to the shipped list.
+    ``safe_domain`` and ``ua_counts`` are the proxy rule's, accepted so that every rule is called alike.
     """
     table = common.to_table(data)
     sites = load_top_sites() if top_sites is None else frozenset(top_sites)
-    words = dns_word_columns(common.columns(table, MODEL_COLUMNS), user_domain, sites)
+    words = _word_columns(common.columns(table, MODEL_COLUMNS), user_domain, sites)
     return common.like(data, common.with_words(table, words))

@@ -27,6 +27,7 @@ from spot_assets.ml.words import common
 
 WORD_COLUMNS = ("src_word", "dst_word")
 DOCUMENTS = (("sip", "src_word"), ("dip", "dst_word"))
+DAY_COUNTS: dict = {}  # no day-level aggregate (see ``proxy.DAY_COUNTS``)
 
 MODEL_COLUMNS = {
     "treceived": pa.string(), "trhour": pa.int64(), "trminute": pa.int64(), "trsec": pa.int64(),
@@ -41,7 +42,7 @@ def _between(values: pa.Array, low: int, high: int) -> pa.Array:
     return pc.and_kleene(pc.greater_equal(values, low), pc.less_equal(values, high))
 
 
-def flow_checks(c: dict[str, pa.Array]) -> dict[str, pa.Array]:
+def checks(c: dict[str, pa.Array]) -> dict[str, pa.Array]:
     """What a valid row passes, by the reason a row failing it is invalid (null fails)."""
     return {
         "trhour not 0-23": _between(c["trhour"], 0, 23),
@@ -52,20 +53,20 @@ def flow_checks(c: dict[str, pa.Array]) -> dict[str, pa.Array]:
     }
 
 
-def flow_fills(c: dict[str, pa.Array]) -> dict[str, pa.Array]:
+def fills(c: dict[str, pa.Array]) -> dict[str, pa.Array]:
     """Flow words take every field as it is: no fills."""
     return {}
 
 
-def flow_valid(c: dict[str, pa.Array]) -> pa.Array:
-    return common.all_of(flow_checks(c))
+def valid(c: dict[str, pa.Array]) -> pa.Array:
+    return common.all_of(checks(c))
 
 
 def _number(values: pa.Array) -> np.ndarray:
     return pc.fill_null(values, 0).to_numpy(zero_copy_only=False)
 
 
-def flow_word_columns(c: dict[str, pa.Array]) -> dict[str, pa.Array]:
+def _word_columns(c: dict[str, pa.Array]) -> dict[str, pa.Array]:
     sport, dport = _number(c["sport"]), _number(c["dport"])
     # ibyt + 1 in 64-bit integers first, as Scala added before converting to double.
     byte_bin = common.log2_ceil(_number(c["ibyt"]) + 1)
@@ -87,15 +88,23 @@ def flow_word_columns(c: dict[str, pa.Array]) -> dict[str, pa.Array]:
     proto = pc.fill_null(c["proto"], "null")
     base = common.join_words(common.text(port), proto, common.text(c["trhour"]), common.text(byte_bin), common.text(packet_bin))
     marked = pc.binary_join_element_wise("-1", base, "_")
-    valid = flow_valid(c)
+    ok = valid(c)
     return {
-        "src_word": common.finish(pc.if_else(pa.array(src_owns), marked, base), valid),
-        "dst_word": common.finish(pc.if_else(pa.array(dst_owns), marked, base), valid),
+        "src_word": common.finish(pc.if_else(pa.array(src_owns), marked, base), ok),
+        "dst_word": common.finish(pc.if_else(pa.array(dst_owns), marked, base), ok),
     }
 
 
-def flow_words(data: pa.Table | pd.DataFrame) -> pa.Table | pd.DataFrame:
+def words(
+    data: pa.Table | pd.DataFrame,
+    *,
+    user_domain: str = "",
+    safe_domain: str = "",
+    top_sites: frozenset[str] | None = None,
+    ua_counts: pa.Table | pd.DataFrame | None = None,
+) -> pa.Table | pd.DataFrame:
     """The events with ``src_word`` (for ``sip``'s document) and ``dst_word`` (for ``dip``'s)
-    appended; null for invalid rows."""
+    appended; null for invalid rows. The flow rule reads none of the settings the DNS and proxy
+    rules take; it accepts them so that every rule is called alike."""
     table = common.to_table(data)
-    return common.like(data, common.with_words(table, flow_word_columns(common.columns(table, MODEL_COLUMNS))))
+    return common.like(data, common.with_words(table, _word_columns(common.columns(table, MODEL_COLUMNS))))

@@ -11,8 +11,8 @@ is the configurable ``safe_domain`` (``SpotConfig().proxy.safe_domain``) where S
 an empty string would otherwise match hosts such as ``.com``).
 
 ``uaCount`` is how many valid rows of the data set being worded have the same user agent, so it is
-a day-level aggregate: ``proxy_words(day)`` counts over the table it is given, and
-``proxy_words(batch, ua_counts)`` takes counts made over the whole set (``count_user_agents(day)``,
+a day-level aggregate: ``words(day)`` counts over the table it is given, and
+``words(batch, ua_counts=...)`` takes counts made over the whole set (``count_user_agents(day)``,
 or a Spark ``groupBy``). Spot counted over the training set (day + feedback copies) when training and
 over the day when scoring; pass the counts that match the set being worded. A user agent missing
 from the counts makes the word ``word_error`` (Spot's map lookup threw).
@@ -56,7 +56,7 @@ MODEL_COLUMNS = {
 COUNTS = pa.schema([("useragent", pa.string()), ("ua_count", pa.int64())])
 
 
-def proxy_checks(c: dict[str, pa.Array]) -> dict[str, pa.Array]:
+def checks(c: dict[str, pa.Array]) -> dict[str, pa.Array]:
     """What a valid row passes, by the reason a row failing it is invalid (null fails)."""
     return {
         **{f"no {name}": pc.is_valid(c[name]) for name in REQUIRED},
@@ -64,19 +64,19 @@ def proxy_checks(c: dict[str, pa.Array]) -> dict[str, pa.Array]:
     }
 
 
-def proxy_fills(c: dict[str, pa.Array]) -> dict[str, pa.Array]:
+def fills(c: dict[str, pa.Array]) -> dict[str, pa.Array]:
     """Valid rows worded with a fill for an absent field (module docstring)."""
     return {BLANK_HOST: pc.is_null(c["host"])}
 
 
-def proxy_valid(c: dict[str, pa.Array]) -> pa.Array:
-    return common.all_of(proxy_checks(c))
+def valid(c: dict[str, pa.Array]) -> pa.Array:
+    return common.all_of(checks(c))
 
 
 def valid_agents(table: pa.Table) -> pa.Array:
     """The user agent of every valid row, a null one as ``-``: what ``uaCount`` counts."""
     c = common.columns(table, MODEL_COLUMNS)
-    return pc.filter(pc.fill_null(c["useragent"], NO_VALUE), proxy_valid(c))
+    return pc.filter(pc.fill_null(c["useragent"], NO_VALUE), valid(c))
 
 
 def count_user_agents(data: pa.Table | pd.DataFrame) -> pa.Table:
@@ -86,6 +86,11 @@ def count_user_agents(data: pa.Table | pd.DataFrame) -> pa.Table:
     return pa.table([counts["useragent"], counts["useragent_count"]], schema=COUNTS)
 
 
+# The keyword of ``words`` that takes counts over the whole day: (the values counted, one per valid row;
+# the counts' schema, value then count). An engine that words a day in pieces counts these first.
+DAY_COUNTS = {"ua_counts": (valid_agents, COUNTS)}
+
+
 def _content_type(values: pa.Array) -> pa.Array:
     values = pc.fill_null(values, NO_VALUE)
     only_slashes = pc.match_substring_regex(values, r"^/+$")
@@ -93,7 +98,7 @@ def _content_type(values: pa.Array) -> pa.Array:
     return pc.if_else(only_slashes, "unknown_content_type", head)
 
 
-def proxy_word_columns(
+def _word_columns(
     c: dict[str, pa.Array], ua_count: pa.Array, safe_domain: str, top_sites: frozenset[str]
 ) -> dict[str, pa.Array]:
     """Words given each row's user-agent count (null where the agent is not in the counts)."""
@@ -110,19 +115,21 @@ def proxy_word_columns(
         common.text(common.log2_floor(uri_length)),
         pc.fill_null(c["respcode"], "unknown_response_code"),
     )
-    return {"word": common.finish(word, proxy_valid(c), pc.or_kleene(pc.is_null(hour), pc.is_null(ua_count)))}
+    return {"word": common.finish(word, valid(c), pc.or_kleene(pc.is_null(hour), pc.is_null(ua_count)))}
 
 
-def proxy_words(
+def words(
     data: pa.Table | pd.DataFrame,
-    ua_counts: pa.Table | pd.DataFrame | None = None,
     *,
+    user_domain: str = "",
     safe_domain: str = "",
     top_sites: frozenset[str] | None = None,
+    ua_counts: pa.Table | pd.DataFrame | None = None,
 ) -> pa.Table | pd.DataFrame:
     """The events with ``word`` (for ``clientip``'s document) appended; null for invalid rows.
 
     ``ua_counts`` is (useragent, ua_count) over the whole data set; None counts over ``data``.
+    ``user_domain`` is the DNS rule's, accepted so that every rule is called alike.
     """
     table = common.to_table(data)
     counts = count_user_agents(table) if ua_counts is None else common.to_table(ua_counts)
@@ -131,4 +138,4 @@ def proxy_words(
     at = pc.index_in(agents, value_set=pc.cast(counts["useragent"], pa.string()).combine_chunks())
     ua_count = pc.take(pc.cast(counts["ua_count"], pa.int64()).combine_chunks(), at)
     sites = load_top_sites() if top_sites is None else frozenset(top_sites)
-    return common.like(data, common.with_words(table, proxy_word_columns(c, ua_count, safe_domain, sites)))
+    return common.like(data, common.with_words(table, _word_columns(c, ua_count, safe_domain, sites)))
