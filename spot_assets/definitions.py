@@ -10,6 +10,7 @@ from resources.lake import LakeResource
 from resources.landing import LandingResource
 from resources.spark import spark_resource
 from resources.store import AnalystStoreResource
+from spot_assets.datatypes import DATA_TYPES
 from spot_assets.detect.assets import detect_assets
 from spot_assets.graph import ANALYST_STORE
 from spot_assets.ingest.assets import ingest_assets
@@ -56,7 +57,7 @@ def build_definitions(cfg: SpotConfig) -> dg.Definitions:
         story = oa_story_assets(data_type, partitions, cfg)
         assets += (ingest + ml_assets(data_type, partitions, cfg) + detect_assets(data_type, partitions, cfg)
                    + enrich_assets(data_type, partitions, cfg) + story)
-        storyboard_job = dg.define_asset_job(f"{data_type}_storyboard_build", selection=[f"{data_type}_storyboard"],
+        storyboard_job = dg.define_asset_job(f"{data_type}_storyboard_build", selection=[DATA_TYPES[data_type].table("storyboard")],
                                              description=f"The {data_type} storyboard of a day, after a threat is saved.")
         jobs += [job, storyboard_job]
         sensors += [landing_sensor(data_type, job, partitions), threat_sensor(data_type, storyboard_job, partitions)]

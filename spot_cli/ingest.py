@@ -10,6 +10,7 @@ from pathlib import Path
 
 from resources.config import SpotConfig
 from resources.lake import LakeResource
+from spot_assets.datatypes import DATA_TYPES
 from spot_assets.definitions import resources_for
 from spot_assets.ingest import formats, manifest
 from spot_assets.ingest.formats import zeek
@@ -17,7 +18,7 @@ from spot_assets.ingest.landing import Named, Unplaceable, day_of, files_named, 
 from spot_assets.partitions import daily
 from spot_cli.runs import materialize_day, report
 
-INGEST_ASSETS = ("{t}_raw", "{t}_events", "{t}_rejects", "{t}_ingest_summary")
+INGEST_STAGES = ("raw", "events", "rejects", "ingest_summary")
 ZEEK = "zeek"  # `spot ingest zeek DIR`: Zeek's logs, each routed to the type its log feeds
 
 
@@ -73,7 +74,7 @@ def _ingest_days(cfg: SpotConfig, data_type: str, landing: Landing) -> bool:
     """Run the ingest of every day the landed files belong to, then of every other day their rows fell
     on (a log that runs past midnight): each such day gets its own materialization and checks."""
     lake, partitions = LakeResource(root=cfg.lake_root), daily(cfg.ingest.start_date)
-    only = [name.format(t=data_type) for name in INGEST_ASSETS]
+    only = [DATA_TYPES[data_type].table(stage) for stage in INGEST_STAGES]
     todo, done, ok = set(landing.days), set(), True
     while todo:
         day = min(todo)

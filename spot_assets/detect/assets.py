@@ -24,7 +24,6 @@ from resources.store import AnalystStoreResource
 from spot_assets.datatypes import DATA_TYPES, DERIVED_FROM, DataType
 from spot_assets.detect import priority as fusion
 from spot_assets.detect.base import DetectContext, params_for, private_addresses, run_all
-from spot_assets.ingest.decode import events_table
 from spot_assets.graph import ANALYST_STORE, EAGER
 from spot_assets.oa.enrich import Context, load_context
 from spot_assets.oa.files import Warnings
@@ -100,12 +99,12 @@ def detect_assets(data_type: str, partitions: dg.PartitionsDefinition, cfg: Spot
     findings_key, priority_key = dg.AssetKey(spec.table("findings")), dg.AssetKey(spec.table("priority"))
     cache_dir = cfg.reputation_cache
 
-    @dg.asset(name=spec.table("findings"), deps=[dg.AssetKey(events_table(data_type))], partitions_def=partitions,
+    @dg.asset(name=spec.table("findings"), deps=[dg.AssetKey(spec.table("events"))], partitions_def=partitions,
               group_name=data_type, kinds={"pandas", "parquet"}, automation_condition=EAGER)
     def findings(context: dg.AssetExecutionContext, lake: LakeResource):
         """What the behaviour detectors found in the day's events: entity, score, reason and evidence."""
         day = partition_day(context)
-        events = lake.read_day(events_table(data_type), day, spec.events, columns=columns).to_pandas()
+        events = lake.read_day(spec.table("events"), day, spec.events, columns=columns).to_pandas()
         if events.empty:
             raise dg.Failure(f"no {data_type} events for {day}: ingest them first")
         events = spec.with_entity(events)
@@ -130,16 +129,16 @@ def detect_assets(data_type: str, partitions: dg.PartitionsDefinition, cfg: Spot
         })
 
     @dg.asset(name=spec.table("priority"), partitions_def=partitions, group_name=data_type, kinds={"pandas", "parquet"},
-              deps=[findings_key, dg.AssetKey(f"{data_type}_suspicious"), ANALYST_STORE], automation_condition=EAGER)
+              deps=[findings_key, dg.AssetKey(spec.table("suspicious")), ANALYST_STORE], automation_condition=EAGER)
     def priority(context: dg.AssetExecutionContext, lake: LakeResource, store: AnalystStoreResource):
         """The list an analyst reads first: findings, LDA rarity and threat intel fused, every row with its reasons."""
         day = partition_day(context)
         found = lake.read_day(spec.table("findings"), day).to_pandas()
         try:
-            suspicious = lake.read_day(f"{data_type}_suspicious", day).to_pandas()
+            suspicious = lake.read_day(spec.table("suspicious"), day).to_pandas()
         except FileNotFoundError:
             raise dg.Failure(f"no {data_type}_suspicious for {day}: materialize it first") from None
-        scored = lake.day_rows(f"{data_type}_scores", day)
+        scored = lake.day_rows(spec.table("scores"), day)
         warnings = Warnings(context.log)
         ctx = load_context(cfg.context, cache_dir, warnings)
         try:
@@ -169,7 +168,7 @@ def _intel(lake: LakeResource, spec: DataType, day: dt.date, lists: list[ThreatI
         return []
     kinds = {c: kind for c, kind in spec.kinds.items() if kind in ("ip", "domain")}
     needed = sorted({DERIVED_FROM.get(column, column) for column in kinds})
-    events = spec.with_entity(lake.read_day(events_table(spec.name), day, spec.events, columns=needed).to_pandas())
+    events = spec.with_entity(lake.read_day(spec.table("events"), day, spec.events, columns=needed).to_pandas())
     out = []
     for column, kind in kinds.items():
         counts = events[column].dropna().value_counts()

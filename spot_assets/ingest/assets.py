@@ -23,7 +23,7 @@ from resources.spark import SparkResource
 from spot_assets import schemas
 from spot_assets.datatypes import DATA_TYPES
 from spot_assets.ingest import formats, manifest
-from spot_assets.ingest.decode import events_table, ingest_file, needs_decoding, rejects_table
+from spot_assets.ingest.decode import ingest_file, needs_decoding
 from spot_assets.ingest.landing import files_of_day, land
 from spot_assets.ingest.manifest import DECODED, DUPLICATE, QUARANTINED, ManifestEntry
 from spot_assets.partitions import SINGLE_RUN, each_day, partition_day
@@ -49,9 +49,10 @@ def _schema_problems(lake: LakeResource, table: str, day: dt.date, expected: pa.
 
 
 def ingest_assets(data_type: str, partitions: dg.PartitionsDefinition, max_reject_rate: float) -> list:
-    raw_key = dg.AssetKey(f"{data_type}_raw")
-    events_key = dg.AssetKey(events_table(data_type))
-    rejects_key = dg.AssetKey(rejects_table(data_type))
+    spec = DATA_TYPES[data_type]
+    raw_key = dg.AssetKey(spec.table("raw"))
+    events_key = dg.AssetKey(spec.table("events"))
+    rejects_key = dg.AssetKey(spec.table("rejects"))
 
     @dg.asset(name=raw_key.path[-1], partitions_def=partitions, group_name=data_type, kinds={"files"})
     def raw(context: dg.AssetExecutionContext, lake: LakeResource, landing: LandingResource,
@@ -105,8 +106,8 @@ def ingest_assets(data_type: str, partitions: dg.PartitionsDefinition, max_rejec
                 context.log.warning(f"quarantined {e.path}: {e.error}")
             for warning in e.warnings:  # decoded whole, with a note from its decoder
                 context.log.warning(warning)
-        rows = lake.day_rows(events_table(data_type), day)
-        rejects = lake.day_rows(rejects_table(data_type), day)
+        rows = lake.day_rows(spec.table("events"), day)
+        rejects = lake.day_rows(spec.table("rejects"), day)
         decoded_rows = sum(e.rows for e in done)
         entries = manifest.entries(lake, data_type, day)
         yield dg.MaterializeResult(asset_key=events_key, metadata={
@@ -122,7 +123,7 @@ def ingest_assets(data_type: str, partitions: dg.PartitionsDefinition, max_rejec
         })
         yield dg.MaterializeResult(asset_key=rejects_key, metadata={"rows": rejects})
 
-        problems = _schema_problems(lake, events_table(data_type), day, DATA_TYPES[data_type].events)
+        problems = _schema_problems(lake, spec.table("events"), day, spec.events)
         yield dg.AssetCheckResult(check_name="schema", asset_key=events_key, passed=not problems,
                                   metadata={"mismatched_files": len(problems), "first": (problems or [""])[0][:1000]})
         yield dg.AssetCheckResult(check_name="non_empty", asset_key=events_key, passed=rows > 0,
@@ -131,12 +132,12 @@ def ingest_assets(data_type: str, partitions: dg.PartitionsDefinition, max_rejec
         yield dg.AssetCheckResult(check_name="reject_rate", asset_key=events_key, passed=rate <= max_reject_rate,
                                   metadata={"reject_rate": round(rate, 6), "bound": max_reject_rate})
 
-    @dg.asset(name=f"{data_type}_ingest_summary", deps=[events_key], partitions_def=partitions,
+    @dg.asset(name=spec.table("ingest_summary"), deps=[events_key], partitions_def=partitions,
               group_name=data_type, kinds={"spark", "parquet"}, backfill_policy=SINGLE_RUN)
     def ingest_summary(context: dg.AssetExecutionContext, lake: LakeResource, spark: SparkResource):
         """Events per minute of the day: what Spot's Ingest Summary page draws."""
         def one(day: dt.date):
-            files = lake.spark_day_paths(events_table(data_type), day)
+            files = lake.spark_day_paths(spec.table("events"), day)
             if files:
                 from pyspark.sql import functions as F
 
@@ -149,7 +150,7 @@ def ingest_assets(data_type: str, partitions: dg.PartitionsDefinition, max_rejec
                 minute, total = pa.array([], schemas.TS), pa.array([], pa.int64())
             summary = pa.table({"minute": minute, "tdate": pc.strftime(minute, "%Y-%m-%d %H:%M"), "total": total},
                                schema=schemas.INGEST_SUMMARY)
-            lake.replace_day(f"{data_type}_ingest_summary", day, summary)
+            lake.replace_day(spec.table("ingest_summary"), day, summary)
             yield dg.MaterializeResult(metadata={"minutes": summary.num_rows, "events": int(pc.sum(total).as_py() or 0)})
 
         yield from each_day(context, one)

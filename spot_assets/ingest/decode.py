@@ -27,14 +27,6 @@ from spot_assets.ingest.manifest import DECODED, QUARANTINED, ManifestEntry
 DECODER_VERSION = "2"
 
 
-def events_table(data_type: str) -> str:
-    return f"{data_type}_events"
-
-
-def rejects_table(data_type: str) -> str:
-    return f"{data_type}_rejects"
-
-
 def needs_decoding(entry: ManifestEntry) -> bool:
     return entry.status != manifest.DUPLICATE and (entry.status != DECODED or entry.decoder != DECODER_VERSION)
 
@@ -47,8 +39,8 @@ def _hour_key(hour: str) -> tuple[dt.date, int]:
 def _drop_previous(lake: LakeResource, entry: ManifestEntry) -> None:
     for hour in entry.hours:
         day, hh = _hour_key(hour)
-        lake.delete_part(events_table(entry.data_type), day, entry.file_id, hh)
-    lake.delete_part(rejects_table(entry.data_type), entry.day, entry.file_id)
+        lake.delete_part(DATA_TYPES[entry.data_type].table("events"), day, entry.file_id, hh)
+    lake.delete_part(DATA_TYPES[entry.data_type].table("rejects"), entry.day, entry.file_id)
 
 
 def _write_events(lake: LakeResource, entry: ManifestEntry, events: pa.Table) -> list[str]:
@@ -59,7 +51,7 @@ def _write_events(lake: LakeResource, entry: ManifestEntry, events: pa.Table) ->
     for start in pc.unique(floored):
         hour = start.as_py().isoformat()[:13]  # YYYY-MM-DDTHH
         day, hh = _hour_key(hour)
-        lake.write_part(events_table(entry.data_type), day, entry.file_id, events.filter(pc.equal(floored, start)), hh)
+        lake.write_part(DATA_TYPES[entry.data_type].table("events"), day, entry.file_id, events.filter(pc.equal(floored, start)), hh)
         hours.append(hour)
     return sorted(hours)
 
@@ -102,7 +94,7 @@ def ingest_file(lake_root: str, entry: ManifestEntry, tools: Tools) -> ManifestE
             "file_name": pa.array([entry.name] * n, pa.string()),
             "record": decoded.rejects["record"], "raw": decoded.rejects["raw"], "reason": decoded.rejects["reason"],
         }).cast(schemas.REJECTS)
-        lake.write_part(rejects_table(entry.data_type), entry.day, entry.file_id, rejects)
+        lake.write_part(DATA_TYPES[entry.data_type].table("rejects"), entry.day, entry.file_id, rejects)
     if events.num_rows:
         bounds = pc.min_max(events["ts"])
         entry.first_ts, entry.last_ts = (bounds["min"].as_py().isoformat(), bounds["max"].as_py().isoformat())

@@ -46,7 +46,7 @@ def aligned(lake: LakeResource, data_type: str, day: dt.date, labels: pa.Table, 
             extra: list[pa.Field] = ()) -> tuple[pa.Table, pa.Table, list[str]]:
     """The day's scores (with capture file names), the labels' join keys, ``column`` and ``extra``
     cast to the scores' types, and those keys; labels must be unique on them."""
-    scores = _with_file_names(lake, data_type, day, lake.read_day(f"{data_type}_scores", day))
+    scores = _with_file_names(lake, data_type, day, lake.read_day(DATA_TYPES[data_type].table("scores"), day))
     keys = join_keys(data_type, scores, labels)
     labels = labels.select([*keys, column.name, *(f.name for f in extra)]).cast(
         pa.schema([scores.schema.field(k) for k in keys] + [column, *extra]))

@@ -19,6 +19,7 @@ import pandas as pd
 import pyarrow as pa
 
 from resources.lake import LakeResource
+from spot_assets.datatypes import DATA_TYPES
 
 FLOATS = {32: pa.float32(), 64: pa.float64()}
 
@@ -79,15 +80,15 @@ def _table(key: str, keys: pd.Index, matrix: np.ndarray, precision: int) -> pa.T
 
 
 def save(lake: LakeResource, data_type: str, day: dt.date, model: TopicModel, precision: int = 64) -> None:
-    lake.replace_day(f"{data_type}_theta", day, _table("ip", model.docs, model.theta, precision))
-    lake.replace_day(f"{data_type}_phi", day, _table("word", model.words, model.phi, precision))
+    lake.replace_day(DATA_TYPES[data_type].table("theta"), day, _table("ip", model.docs, model.theta, precision))
+    lake.replace_day(DATA_TYPES[data_type].table("phi"), day, _table("word", model.words, model.phi, precision))
 
 
 def load(lake: LakeResource, data_type: str, day: dt.date) -> TopicModel:
     """The day's model, in the precision it was stored with."""
     try:
-        theta = lake.read_day(f"{data_type}_theta", day)
-        phi = lake.read_day(f"{data_type}_phi", day)
+        theta = lake.read_day(DATA_TYPES[data_type].table("theta"), day)
+        phi = lake.read_day(DATA_TYPES[data_type].table("phi"), day)
     except FileNotFoundError:
         phi = None
     if phi is None or phi.num_rows == 0:

@@ -54,13 +54,14 @@ def is_local(lake: LakeResource) -> bool:
 def read_matching(lake: LakeResource, data_type: str, day: dt.date, columns: list[str],
                   equals: dict[str, str]) -> pa.Table:
     """``columns`` of the day's events where any of the ``equals`` columns has its value."""
-    schema = pa.schema([DATA_TYPES[data_type].events.field(c) for c in columns])
-    files = lake.day_files(f"{data_type}_events", day)
+    spec = DATA_TYPES[data_type]
+    schema = pa.schema([spec.events.field(c) for c in columns])
+    files = lake.day_files(spec.table("events"), day)
     if not files:
         return schema.empty_table()
     if not is_local(lake):
         condition = functools.reduce(operator.or_, [ds.field(c) == v for c, v in equals.items()])
-        return lake.read_day(f"{data_type}_events", day, DATA_TYPES[data_type].events, columns=columns, filter=condition)
+        return lake.read_day(spec.table("events"), day, spec.events, columns=columns, filter=condition)
     where = " OR ".join(f"{_sql_name(c)} = ${c}" for c in equals)
     query = f"SELECT {', '.join(map(_sql_name, columns))} FROM read_parquet($files) WHERE {where}"
     with duckdb.connect() as con:

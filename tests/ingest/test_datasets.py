@@ -19,7 +19,8 @@ import pytest
 
 from resources.lake import LakeResource
 from resources.tools import Tools
-from spot_assets.ingest.decode import ingest_file, rejects_table
+from spot_assets.datatypes import DATA_TYPES
+from spot_assets.ingest.decode import ingest_file
 from spot_assets.ingest.formats import DecodeError, decode_file, detect
 from spot_assets.ingest.landing import land
 from spot_assets.ingest.manifest import DECODED, QUARANTINED
@@ -129,7 +130,7 @@ def test_landed_export_capture_without_template_names_file_in_rejects(shared_dat
     lake, day = LakeResource(root=str(tmp_path / "lake")), dt.date(2022, 3, 14)
     entry = ingest_file(lake.root, land(lake, "flow", path, day, remove=False), TOOLS)
     assert (entry.status, entry.rows, entry.rejects) == (DECODED, 0, 1)
-    rejects = lake.read_day(rejects_table("flow"), day).to_pylist()
+    rejects = lake.read_day(DATA_TYPES["flow"].table("rejects"), day).to_pylist()
     assert [(r["file_name"], r["record"]) for r in rejects] == [("akvorado-data.pcap", 1)]
     assert "NetFlow v9 data set for template 260" in rejects[0]["reason"]
 
