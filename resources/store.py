@@ -264,14 +264,18 @@ class AnalystStore:
                 conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_PG_WRITE_LOCK)))
             yield conn
 
-    def _keys(self, data_type: str, columns: tuple[str, ...], own) -> tuple[str, ...]:
-        """The key columns ``data_type`` may set: its own (``own`` of its spec) when the store knows the
-        types, else every key column of the table."""
+    def _chosen(self, data_type: str, values: dict, columns: tuple[str, ...], own, named: str) -> dict:
+        """The non-null ``values`` of a write, each checked to be a key column ``data_type`` may set: its
+        own (``own`` of its spec) when the store knows the types, else every key column of the table."""
         if self.types is None:
-            return columns
-        if data_type not in self.types:
+            keys = columns
+        elif data_type not in self.types:
             raise ValueError(f"unknown data type {data_type!r} (known: {', '.join(self.types)})")
-        return own(self.types[data_type])
+        else:
+            keys = own(self.types[data_type])
+        if unknown := set(values) - set(keys):
+            raise ValueError(f"{data_type} {named} {', '.join(keys)}, not {', '.join(sorted(unknown))}")
+        return {k: v for k, v in values.items() if v is not None}
 
     def _writing(self) -> None:
         if not self.writable:
@@ -282,10 +286,7 @@ class AnalystStore:
                                            details=json.dumps(details, default=str, sort_keys=True)))
 
     def rate(self, data_type: str, day: dt.date, selector: dict, severity: int, analyst: str) -> int:
-        keys = self._keys(data_type, _RATING_KEYS, lambda t: t.rating_keys)
-        if unknown := set(selector) - set(keys):
-            raise ValueError(f"{data_type} ratings select on {', '.join(keys)}, not {', '.join(sorted(unknown))}")
-        chosen = {k: v for k, v in selector.items() if v is not None}
+        chosen = self._chosen(data_type, selector, _RATING_KEYS, lambda t: t.rating_keys, "ratings select on")
         if not chosen:
             raise ValueError("a rating needs at least one key value (Spot refused a score with no criterion)")
         if severity not in (HIGH, MEDIUM, LOW):
@@ -321,10 +322,7 @@ class AnalystStore:
                         detector: str = ALL_DETECTORS, expires: dt.date | None = None) -> int:
         """Feedback on the entity of a finding of ``day``; it applies from ``day`` through ``expires``
         (``FEEDBACK_DAYS`` later by default) unless revoked."""
-        keys = self._keys(data_type, _FEEDBACK_KEYS, lambda t: t.entity_columns)
-        if unknown := set(entity) - set(keys):
-            raise ValueError(f"{data_type} findings are about {', '.join(keys)}, not {', '.join(sorted(unknown))}")
-        chosen = {k: v for k, v in entity.items() if v is not None}
+        chosen = self._chosen(data_type, entity, _FEEDBACK_KEYS, lambda t: t.entity_columns, "findings are about")
         if not chosen:
             raise ValueError("feedback needs at least one entity value (one of every value would hide everything)")
         if severity not in (HIGH, LOW):

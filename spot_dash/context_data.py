@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from spot_assets.detect.base import private_addresses
+from spot_assets.detect.base import flagged_or_private, private_addresses
 
 
 def parse_reputation(text: str | None) -> tuple[int, list[tuple[str, str]]]:
@@ -39,8 +39,6 @@ def private(addresses: list) -> np.ndarray:
 
 def internal_flags(table: pa.Table, column: str, flag_column: str | None) -> np.ndarray:
     """Whether each address of ``column`` is internal: the enrichment's flag where it has one, else private."""
-    guess = private(table[column].to_pylist())
     if not flag_column or flag_column not in table.column_names:
-        return guess
-    flags = table[flag_column].to_pylist()
-    return np.array([bool(f) if f is not None else g for f, g in zip(flags, guess)], dtype=bool)
+        return private(table[column].to_pylist())
+    return flagged_or_private(pd.Series(table[column].to_pylist(), dtype=object), table[flag_column])

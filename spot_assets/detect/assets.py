@@ -23,7 +23,7 @@ from resources.lake import LakeResource
 from resources.store import AnalystStoreResource
 from spot_assets.datatypes import DATA_TYPES, DERIVED_FROM, DataType
 from spot_assets.detect import priority as fusion
-from spot_assets.detect.base import DetectContext, params_for, private_addresses, run_all
+from spot_assets.detect.base import DetectContext, flagged_or_private, params_for, private_addresses, run_all
 from spot_assets.graph import ANALYST_STORE, EAGER
 from spot_assets.oa.enrich import Context, load_context
 from spot_assets.oa.files import Warnings
@@ -55,10 +55,8 @@ def internal_addresses(ctx: Context):
         return private_addresses
 
     def internal(addresses: pd.Series) -> np.ndarray:
-        flags = ctx.addresses.columns(pa.array(addresses.astype(object).where(addresses.notna(), None),
-                                               pa.string()))["internal"]
-        known = np.asarray(flags.is_valid())
-        return np.where(known, np.asarray(flags.fill_null(0)) == 1, private_addresses(addresses))
+        return flagged_or_private(addresses, ctx.addresses.columns(
+            pa.array(addresses.astype(object).where(addresses.notna(), None), pa.string()))["internal"])
 
     return internal
 

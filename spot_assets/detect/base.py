@@ -55,6 +55,14 @@ def private_addresses(addresses: pd.Series) -> np.ndarray:
     return np.where(codes >= 0, flags[np.maximum(codes, 0)], False)
 
 
+def flagged_or_private(addresses: pd.Series, flags: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """Internal where the network context (``[context] ip_ranges``) flagged an address 1 or 0, and by the
+    private ranges where it said nothing: the one rule the detectors and the dashboard mark addresses by."""
+    flags = flags.cast(pa.int8())  # the flag's column may be int32, bool, or all null (untyped)
+    known = np.asarray(flags.is_valid())
+    return np.where(known, np.asarray(flags.fill_null(0)) == 1, private_addresses(addresses))
+
+
 @dataclass(frozen=True)
 class DetectContext:
     day: dt.date

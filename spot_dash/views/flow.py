@@ -10,6 +10,7 @@ import pyarrow.compute as pc
 from dash import dcc
 
 from resources.lake import LakeResource
+from spot_assets.datatypes import FLOW
 from spot_assets.oa import investigate
 from spot_dash import context_data, details_data, network_data, threat_data
 from spot_dash.inputs import parse_ip
@@ -46,6 +47,9 @@ HINT = ENTITY_HINT = "click an IP: its chord diagram · right click: filter"
 TREE = False
 # A priority row's two ends; an address end is internal or external (None: decided by the address).
 ENTITY_ENDS = (("sip", None), ("dip", None))
+# the two addresses of a flow, and the enrichment's reputation column of each (``FLOW.reputation``)
+_ENDS = ("sip", "dip")
+_REPUTATION = {about: rep for rep, about in FLOW.reputation.items()}
 
 
 def _kind(internal: bool) -> str:
@@ -67,24 +71,22 @@ def _column(table: pa.Table, name: str) -> list:
 
 
 def elements(table: pa.Table, expanded=frozenset()) -> list[dict]:
-    sip, dip = table["sip"].to_pylist(), table["dip"].to_pylist()
-    src_in = context_data.internal_flags(table, "sip", "srcip_internal")
-    dst_in = context_data.internal_flags(table, "dip", "dstip_internal")
+    ends = [(table[c].to_pylist(), context_data.internal_flags(table, c, FLOW.internal[c])) for c in _ENDS]
+    (sip, src_in), (dip, dst_in) = ends
     pairs = [(_kind(a_in), a, _kind(b_in), b) for a, b, a_in, b_in in zip(sip, dip, src_in, dst_in)]
     info = {}
-    for side, ips, flags in (("src", sip, src_in), ("dst", dip, dst_in)):
-        geo = _column(table, f"{side}_geoloc")
-        rep = _column(table, f"{side}_rep")
+    for column, (ips, flags) in zip(_ENDS, ends):
+        geo = _column(table, f"{FLOW.places[column]}_geoloc")
+        rep = _column(table, _REPUTATION[column])
         for i, ip in enumerate(ips):
             info.setdefault(ip, {"tip": address_info(ip, bool(flags[i]), geo[i], rep[i])})
     return network_data.graph(pairs, network_data.edge_weight(network_data.scores(table)), info)
 
 
 def row_elements(row: dict) -> list[str]:
-    table = pa.Table.from_pylist([{k: row.get(k) for k in ("sip", "dip", "srcip_internal", "dstip_internal")}])
-    kinds = [_kind(context_data.internal_flags(table, c, flag)[0])
-             for c, flag in (("sip", "srcip_internal"), ("dip", "dstip_internal"))]
-    a, b = network_data.node_id(kinds[0], row["sip"]), network_data.node_id(kinds[1], row["dip"])
+    table = pa.Table.from_pylist([{k: row.get(k) for k in (*_ENDS, *(FLOW.internal[c] for c in _ENDS))}])
+    a, b = (network_data.node_id(_kind(context_data.internal_flags(table, c, FLOW.internal[c])[0]), row[c])
+            for c in _ENDS)
     return [a, b, network_data.edge_id(a, b)]
 
 
