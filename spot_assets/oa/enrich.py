@@ -2,7 +2,8 @@
 §4.2-4.4) and more, as the daily lake tables ``<type>_enriched``.
 
 Every table starts with Spot's columns in Spot's order, then adds, after them (the schema and columns of
-each type are its OA module's ``ENRICHED`` and ``enriched_columns``, ``spot_assets/oa/<type>.py``):
+each type are its OA module's ``ENRICHED`` and ``enriched_columns``, ``spot_assets/oa/<type>.py``; event
+columns Spot spelled otherwise, such as ``srcip`` for ``sip``, are the type's ``DataType.enriched_names``):
 
 * ``severity``: the analysts' current severity of the event (1 high, 2 medium, 3 low; null = unrated), from
   the store's ratings (``severity.py``); ``rank``: 0-based position by ascending score (Spot's flow rank;
@@ -151,9 +152,11 @@ def enrich(data_type: str, suspicious: pa.Table, ratings: list[Rating], ctx: Con
     """``<type>_enriched`` rows of a day from its ``<type>_suspicious`` rows and its ratings."""
     t = schemas.conform(suspicious, suspicious_schema(data_type))
     t = t.sort_by([("score", "ascending"), ("ts", "ascending"), ("source_file", "ascending"), ("record", "ascending")])
+    spec = DATA_TYPES[data_type]
     columns = {name: t[name] for name in t.column_names}
-    columns.update(DATA_TYPES[data_type].oa.enriched_columns(t, ctx, log))
-    columns.update(ml_score=t["score"], rank=pa.array(np.arange(t.num_rows), I32), severity=severity_of(t, ratings))
+    columns.update(spec.oa.enriched_columns(t, ctx, log))
+    columns.update({enriched: t[name] for name, enriched in spec.enriched_names.items()})
+    columns.update(rank=pa.array(np.arange(t.num_rows), I32), severity=severity_of(t, ratings))
     schema = enriched_schema(data_type)
     return schemas.conform(pa.table({f.name: columns[f.name] for f in schema}), schema)
 

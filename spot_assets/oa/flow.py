@@ -46,7 +46,6 @@ def enriched_columns(t: pa.Table, ctx: Context, log: Log) -> dict[str, pa.Array]
     src, dst = prefixed(ctx.addresses.columns(t["sip"]), "src"), prefixed(ctx.addresses.columns(t["dip"]), "dst")
     return {
         **src, **dst, "srcip_internal": src["src_internal"], "dstip_internal": dst["dst_internal"],
-        "tstart": t["treceived"], "srcip": t["sip"], "dstip": t["dip"],
         "src_rep": rep[:n], "dst_rep": rep[n:], "src_rep_level": level[:n], "dst_rep_level": level[n:],
         "protocol_name": protocol_names(t["proto"]), "service": flow_services(t["sport"], t["dport"], t["proto"]),
     }

@@ -47,7 +47,7 @@ def enriched_columns(t: pa.Table, ctx: Context, log: Log) -> dict[str, pa.Array]
     rep, level = reputation_columns("url", t["fulluri"], ctx.providers, log)
     return {
         **prefixed(domain_parts(t["host"]), "host"), **client_place(t, "clientip", ctx),
-        "tdate": t["p_date"], "time": t["p_time"], "respcode": integers(t["respcode"]),
+        "respcode": integers(t["respcode"]),
         "uriport": integers(t["uriport"]), "uri_rep": rep, "uri_rep_level": level,
         "respcode_name": iana.http_status_names(t["respcode"]), "uri_hash": uri_hash(t["fulluri"]),
     }
